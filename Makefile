@@ -1,0 +1,116 @@
+# driftwatch — build, test and benchmark. `make check` is what CI runs (via .ci/run).
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD     ?= build
+
+CFLAGS    ?= -O2 -g
+BASEFLAGS := -std=gnu17 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib
+SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+LIB_PKGS  := openssl tss2-esys tss2-mu tss2-rc tss2-tctildr
+CLI_PKGS  := $(LIB_PKGS) jansson
+TEST_PKGS := check
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+LIB_SRCS  := $(sort $(wildcard lib/*.c))
+LIB_HDRS  := $(wildcard lib/*.h)
+CLI_SRCS  := $(sort $(wildcard cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_HELPERS := $(filter-out tests/unit/test-%.c,$(wildcard tests/unit/*.c))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+
+# Two flavours of the pure core: the normal one, and one under ASan+UBSan for the unit tests.
+LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS_SAN  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+LIBDW         := $(BUILD)/libdriftwatch.a
+LIBDW_SAN     := $(BUILD)/san/libdriftwatch.a
+
+CLI           := $(BUILD)/driftwatch
+CLI_SAN       := $(BUILD)/san/driftwatch
+UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_BINS_SAN := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
+BENCH_BINS    := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+TOOL_BINS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+
+.PHONY: all deps check check-unit check-unit-san check-cli bench clean format
+
+all: $(LIBDW) $(CLI)
+
+$(BUILD)/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(call pc_cflags,$(CLI_PKGS)) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(call pc_cflags,$(CLI_PKGS)) -c $< -o $@
+
+$(LIBDW): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(LIBDW_SAN): $(LIB_OBJS_SAN)
+	$(AR) rcs $@ $^
+
+$(CLI): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(LIBDW)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+$(CLI_SAN): $(CLI_SRCS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
+	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/%.o) $(LIBDW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(TEST_PKGS))
+
+$(BUILD)/san/tests/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(TEST_PKGS))
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBDW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+
+# Every Debian package the build and the tests need. Idempotent: installs only what is missing, and runs
+# apt-get update at most once per invocation.
+DEB_PKGS := build-essential pkg-config libssl-dev libjansson-dev libtss2-dev check libsubunit-dev \
+	tpm2-tools ima-evm-utils jq swtpm swtpm-tools
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: all installed"; fi
+
+check: deps
+	$(MAKE) all $(UNIT_BINS) $(UNIT_BINS_SAN) $(CLI_SAN) $(TOOL_BINS)
+	$(MAKE) check-unit check-unit-san check-cli
+
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $^; do echo "== $$t"; DW_SRCDIR=$(CURDIR) $$t; done
+
+check-unit-san: $(UNIT_BINS_SAN)
+	@set -e; for t in $^; do echo "== $$t (ASan+UBSan)"; \
+		DW_SRCDIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+# Shell tests drive the CLI (the sanitizer build, so bad input is exercised under ASan too) and the peers.
+check-cli: $(CLI) $(CLI_SAN) $(TOOL_BINS)
+	@DW_SRCDIR=$(CURDIR) DW_BUILD=$(CURDIR)/$(BUILD) tests/run-shell-tests.sh
+
+bench: all $(BENCH_BINS)
+	@DW_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRCS) $(LIB_HDRS) $(CLI_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(TOOL_SRCS)
+
+clean:
+	rm -rf $(BUILD)

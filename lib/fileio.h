@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file (regular file, pipe or securityfs pseudo-file whose size stat() does not know) into a
+ * malloc'd buffer. Refuses files larger than max_size with -EFBIG. Returns 0 and sets ret_data/ret_size. */
+int dw_read_full_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
