@@ -22,8 +22,7 @@ int cli_error(const char *fmt, ...)
 
 int cli_parse_error(const char *path, const char *what, const struct dw_error *err)
 {
-        return cli_error("%s: %s %" PRIu64 " at byte offset %zu: %s", path, what, err->index, err->offset,
-                         err->msg);
+        return cli_error("%s: %s %" PRIu64 " at byte offset %zu: %s", path, what, err->index, err->offset, err->msg);
 }
 
 int cli_read_file(const char *path, uint8_t **ret_data, size_t *ret_size)
@@ -94,4 +93,33 @@ void cli_print_escaped(const char *s, size_t len)
                 return;
         escape_bytes(s, len, buf);
         fputs(buf, stdout);
+}
+
+json_t *cli_json_pcr_bank(const uint8_t (*pcrs)[DW_HASH_MAX_SIZE], unsigned n_pcrs, uint32_t touched,
+                          enum dw_hash_alg alg)
+{
+        json_t *bank = json_object();
+
+        for (unsigned i = 0; i < n_pcrs && i < 32; i++) {
+                char key[4];
+
+                if (!(touched & (1u << i)))
+                        continue;
+                snprintf(key, sizeof(key), "%u", i);
+                json_object_set_new(bank, key, cli_json_hex(pcrs[i], dw_hash_alg_size(alg)));
+        }
+        return bank;
+}
+
+int cli_dispatch(const char *group, const struct cli_verb *verbs, size_t n_verbs, void (*help)(void), int argc,
+                 char **argv)
+{
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                help();
+                return argc < 2 ? EXIT_BAD_INPUT : 0;
+        }
+        for (size_t i = 0; i < n_verbs; i++)
+                if (strcmp(argv[1], verbs[i].name) == 0)
+                        return verbs[i].run(argc - 1, argv + 1);
+        return cli_error("%s: unknown command '%s' (see 'driftwatch %s --help')", group, argv[1], group);
 }

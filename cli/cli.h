@@ -32,6 +32,17 @@ int cli_json_print(json_t *j);
 /* Writes s to stdout with non-printable bytes as \xNN. */
 void cli_print_escaped(const char *s, size_t len);
 
+/* A PCR bank as {"<pcr>": "<hex>", ...} for the PCRs whose bit is set in touched. */
+json_t *cli_json_pcr_bank(const uint8_t (*pcrs)[DW_HASH_MAX_SIZE], unsigned n_pcrs, uint32_t touched,
+                          enum dw_hash_alg alg);
+
+/* A command group's verbs ("ima show", "ima replay"): runs the one named by argv[1] with argv shifted. */
+struct cli_verb {
+        const char *name;
+        int (*run)(int argc, char **argv);
+};
+int cli_dispatch(const char *group, const struct cli_verb *verbs, size_t n_verbs, void (*help)(void), int argc,
+                 char **argv);
+
 int cli_ima_main(int argc, char **argv);
 int cli_eventlog_main(int argc, char **argv);
-

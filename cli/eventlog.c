@@ -25,8 +25,8 @@ static void eventlog_help(void)
 static int parse_args(int argc, char **argv, struct eventlog_args *a)
 {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, 'j' },
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
                 {},
         };
         int c;
@@ -173,22 +173,11 @@ static int eventlog_replay(int argc, char **argv)
                 _cleanup_(json_decrefp) json_t *out = json_object();
                 json_t *pcrs = json_object();
 
-                FOREACH_HASH_ALG(alg)
-                {
-                        json_t *bank;
-
-                        if (!rp->has_bank[alg] || !rp->touched[alg])
-                                continue;
-                        bank = json_object();
-                        for (unsigned i = 0; i < DW_TCG_NR_PCRS; i++) {
-                                char key[4];
-
-                                if (!(rp->touched[alg] & (1u << i)))
-                                        continue;
-                                snprintf(key, sizeof(key), "%u", i);
-                                json_object_set_new(bank, key, cli_json_hex(rp->pcr[alg][i], dw_hash_alg_size(alg)));
-                        }
-                        json_object_set_new(pcrs, dw_hash_alg_name(alg), bank);
+                FOREACH_HASH_ALG (alg) {
+                        if (rp->has_bank[alg] && rp->touched[alg])
+                                json_object_set_new(
+                                        pcrs, dw_hash_alg_name(alg),
+                                        cli_json_pcr_bank(rp->pcr[alg], DW_TCG_NR_PCRS, rp->touched[alg], alg));
                 }
                 json_object_set_new(out, "events", json_integer((json_int_t)rp->events));
                 json_object_set_new(out, "pcrs", pcrs);
@@ -196,8 +185,7 @@ static int eventlog_replay(int argc, char **argv)
         }
 
         printf("events: %" PRIu64 "\n", rp->events);
-        FOREACH_HASH_ALG(alg)
-        {
+        FOREACH_HASH_ALG (alg) {
                 for (unsigned i = 0; i < DW_TCG_NR_PCRS; i++) {
                         char hex[2 * DW_HASH_MAX_SIZE + 1];
 
@@ -212,13 +200,10 @@ static int eventlog_replay(int argc, char **argv)
 
 int cli_eventlog_main(int argc, char **argv)
 {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                eventlog_help();
-                return argc < 2 ? EXIT_BAD_INPUT : 0;
-        }
-        if (strcmp(argv[1], "show") == 0)
-                return eventlog_show(argc - 1, argv + 1);
-        if (strcmp(argv[1], "replay") == 0)
-                return eventlog_replay(argc - 1, argv + 1);
-        return cli_error("eventlog: unknown command '%s' (show, replay)", argv[1]);
+        static const struct cli_verb verbs[] = {
+                {"show", eventlog_show},
+                {"replay", eventlog_replay},
+        };
+
+        return cli_dispatch("eventlog", verbs, ELEMENTSOF(verbs), eventlog_help, argc, argv);
 }

@@ -85,21 +85,21 @@ static int parse_args(int argc, char **argv, bool replay, struct ima_args *a)
 {
         enum { ARG_ASCII = 0x100, ARG_BINARY, ARG_DIGEST_ALG, ARG_JSON, ARG_BANKS, ARG_SHA1_PADDED, ARG_PARTIAL };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "ascii", no_argument, NULL, ARG_ASCII },
-                { "binary", no_argument, NULL, ARG_BINARY },
-                { "digest-alg", required_argument, NULL, ARG_DIGEST_ALG },
-                { "json", no_argument, NULL, ARG_JSON },
-                { "banks", required_argument, NULL, ARG_BANKS },
-                { "sha1-padded", required_argument, NULL, ARG_SHA1_PADDED },
-                { "allow-partial", no_argument, NULL, ARG_PARTIAL },
+                {"help", no_argument, NULL, 'h'},
+                {"ascii", no_argument, NULL, ARG_ASCII},
+                {"binary", no_argument, NULL, ARG_BINARY},
+                {"digest-alg", required_argument, NULL, ARG_DIGEST_ALG},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"banks", required_argument, NULL, ARG_BANKS},
+                {"sha1-padded", required_argument, NULL, ARG_SHA1_PADDED},
+                {"allow-partial", no_argument, NULL, ARG_PARTIAL},
                 {},
         };
         int c, r;
 
-        *a = (struct ima_args){ .digest_alg = DW_HASH_SHA1 };
-        FOREACH_HASH_ALG(alg)
-        a->banks[alg] = alg != DW_HASH_SM3_256;
+        *a = (struct ima_args){.digest_alg = DW_HASH_SHA1};
+        FOREACH_HASH_ALG (alg)
+                a->banks[alg] = alg != DW_HASH_SM3_256;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -264,23 +264,11 @@ static json_t *pcrs_to_json(const struct dw_ima_replay *r, enum dw_ima_bank_rule
 {
         json_t *pcrs = json_object();
 
-        FOREACH_HASH_ALG(alg)
-        {
-                json_t *bank;
-
-                if (!banks[alg] || !r->enabled[alg][rule_for[alg]])
-                        continue;
-                bank = json_object();
-                for (unsigned i = 0; i < DW_IMA_NR_PCRS; i++) {
-                        char key[4];
-
-                        if (!(r->touched & (1u << i)))
-                                continue;
-                        snprintf(key, sizeof(key), "%u", i);
-                        json_object_set_new(bank, key,
-                                            cli_json_hex(r->pcr[alg][rule_for[alg]][i], dw_hash_alg_size(alg)));
-                }
-                json_object_set_new(pcrs, dw_hash_alg_name(alg), bank);
+        FOREACH_HASH_ALG (alg) {
+                if (banks[alg] && r->enabled[alg][rule_for[alg]])
+                        json_object_set_new(
+                                pcrs, dw_hash_alg_name(alg),
+                                cli_json_pcr_bank(r->pcr[alg][rule_for[alg]], DW_IMA_NR_PCRS, r->touched, alg));
         }
         return pcrs;
 }
@@ -289,8 +277,7 @@ static void replay_print(const struct dw_ima_replay *r, const bool banks[_DW_HAS
                          enum dw_ima_bank_rule chosen[_DW_HASH_ALG_MAX])
 {
         printf("entries: %" PRIu64 "\nviolations: %" PRIu64 "\n", r->next_index, r->violations);
-        FOREACH_HASH_ALG(alg)
-        {
+        FOREACH_HASH_ALG (alg) {
                 if (!banks[alg])
                         continue;
                 for (enum dw_ima_bank_rule rule = 0; rule < _DW_IMA_BANK_RULE_MAX; rule++) {
@@ -331,8 +318,7 @@ static int ima_replay(int argc, char **argv)
                 return cli_error("out of memory");
 
         dw_ima_replay_init(r);
-        FOREACH_HASH_ALG(alg)
-        {
+        FOREACH_HASH_ALG (alg) {
                 if (!a.banks[alg])
                         continue;
                 if (!dw_hasher_has(h, alg))
@@ -346,8 +332,9 @@ static int ima_replay(int argc, char **argv)
 
         ret = dw_ima_replay_feed(r, h, a.format, a.digest_alg, buf, size, &consumed, &err);
         if (ret == -EAGAIN && a.allow_partial)
-                fprintf(stderr, "driftwatch: %s: entry %" PRIu64 " at byte offset %zu is incomplete (%s); replayed "
-                                "the %" PRIu64 " entries before it\n",
+                fprintf(stderr,
+                        "driftwatch: %s: entry %" PRIu64 " at byte offset %zu is incomplete (%s); replayed "
+                        "the %" PRIu64 " entries before it\n",
                         a.path, err.index, err.offset, err.msg, r->next_index);
         else if (ret < 0)
                 return cli_parse_error(a.path, "entry", &err);
@@ -358,8 +345,7 @@ static int ima_replay(int argc, char **argv)
                 enum dw_ima_bank_rule padded[_DW_HASH_ALG_MAX];
                 bool padded_banks[_DW_HASH_ALG_MAX];
 
-                FOREACH_HASH_ALG(alg)
-                {
+                FOREACH_HASH_ALG (alg) {
                         padded[alg] = DW_IMA_BANK_SHA1_PADDED;
                         padded_banks[alg] = a.banks[alg] && alg != DW_HASH_SHA1;
                         if (a.banks[alg])
@@ -381,13 +367,10 @@ static int ima_replay(int argc, char **argv)
 
 int cli_ima_main(int argc, char **argv)
 {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                ima_help();
-                return argc < 2 ? EXIT_BAD_INPUT : 0;
-        }
-        if (strcmp(argv[1], "show") == 0)
-                return ima_show(argc - 1, argv + 1);
-        if (strcmp(argv[1], "replay") == 0)
-                return ima_replay(argc - 1, argv + 1);
-        return cli_error("ima: unknown command '%s' (show, replay)", argv[1]);
+        static const struct cli_verb verbs[] = {
+                {"show", ima_show},
+                {"replay", ima_replay},
+        };
+
+        return cli_dispatch("ima", verbs, ELEMENTSOF(verbs), ima_help, argc, argv);
 }
