@@ -21,6 +21,7 @@ struct ima_args {
         bool allow_partial;
         bool banks[_DW_HASH_ALG_MAX];
         bool sha1_padded[_DW_HASH_ALG_MAX];
+        bool native[_DW_HASH_ALG_MAX];
 };
 
 static void ima_help(void)
@@ -37,9 +38,13 @@ static void ima_help(void)
                "  --json                one JSON object on stdout\n"
                "replay only:\n"
                "  --banks LIST          banks to replay (default sha1,sha256,sha384,sha512)\n"
+               "  --native LIST         report these banks under the native rule (the bank's own hash of\n"
+               "                        the template data, kernels >= 5.11 with the algorithm built in)\n"
                "  --sha1-padded LIST    report these banks under the legacy rule (SHA-1 template digest\n"
-               "                        zero-padded), as kernels before 5.11 and kernels lacking the bank's\n"
-               "                        algorithm at IMA init extend them; both rules are always computed\n"
+               "                        zero-padded: kernels before 5.11, and banks whose algorithm the\n"
+               "                        kernel lacked at IMA init). Default: native for sha1, sha256 and\n"
+               "                        the log's file-digest algorithm, sha1-padded for the others.\n"
+               "                        Both rules are always computed and shown.\n"
                "  --allow-partial       a log whose last entry is cut short (still being written) is replayed\n"
                "                        up to it instead of being an error\n");
 }
@@ -83,7 +88,16 @@ static void guess_from_name(struct ima_args *a)
 
 static int parse_args(int argc, char **argv, bool replay, struct ima_args *a)
 {
-        enum { ARG_ASCII = 0x100, ARG_BINARY, ARG_DIGEST_ALG, ARG_JSON, ARG_BANKS, ARG_SHA1_PADDED, ARG_PARTIAL };
+        enum {
+                ARG_ASCII = 0x100,
+                ARG_BINARY,
+                ARG_DIGEST_ALG,
+                ARG_JSON,
+                ARG_BANKS,
+                ARG_SHA1_PADDED,
+                ARG_NATIVE,
+                ARG_PARTIAL
+        };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"ascii", no_argument, NULL, ARG_ASCII},
@@ -92,6 +106,7 @@ static int parse_args(int argc, char **argv, bool replay, struct ima_args *a)
                 {"json", no_argument, NULL, ARG_JSON},
                 {"banks", required_argument, NULL, ARG_BANKS},
                 {"sha1-padded", required_argument, NULL, ARG_SHA1_PADDED},
+                {"native", required_argument, NULL, ARG_NATIVE},
                 {"allow-partial", no_argument, NULL, ARG_PARTIAL},
                 {},
         };
@@ -122,13 +137,16 @@ static int parse_args(int argc, char **argv, bool replay, struct ima_args *a)
                         break;
                 case ARG_BANKS:
                 case ARG_SHA1_PADDED:
+                case ARG_NATIVE:
                 case ARG_PARTIAL:
                         if (!replay)
                                 return cli_error("ima show: option '%s' is for 'ima replay'", argv[optind - 1]);
                         if (c == ARG_PARTIAL)
                                 a->allow_partial = true;
                         else {
-                                r = parse_bank_list(optarg, c == ARG_BANKS ? a->banks : a->sha1_padded);
+                                r = parse_bank_list(optarg, c == ARG_BANKS    ? a->banks
+                                                            : c == ARG_NATIVE ? a->native
+                                                                              : a->sha1_padded);
                                 if (r != 0)
                                         return r;
                         }
@@ -296,6 +314,38 @@ static void replay_print(const struct dw_ima_replay *r, const bool banks[_DW_HAS
         }
 }
 
+/* Which rule the kernel most likely used for a bank, unless --native/--sha1-padded says: it hashes a bank natively
+ * only when the algorithm was available when IMA started. SHA-1 always is, SHA-256 in practice is (kernels that
+ * measure with SHA-256 build it in), and so is the algorithm the log's own file digests use (ima_hash=); others
+ * (sha384/sha512 are modules in distribution kernels, Debian's among them) get the zero-padded SHA-1 digest. */
+static enum dw_ima_bank_rule kernel_rule(const struct ima_args *a, enum dw_hash_alg alg, const uint8_t *buf,
+                                         size_t size)
+{
+        struct dw_ima_parser p;
+        struct dw_ima_entry e;
+        bool seen = false;
+
+        if (alg == DW_HASH_SHA1 || a->native[alg])
+                return DW_IMA_BANK_NATIVE;
+        if (a->sha1_padded[alg])
+                return DW_IMA_BANK_SHA1_PADDED;
+        if (alg == DW_HASH_SHA256)
+                return DW_IMA_BANK_NATIVE;
+        /* The first few entries tell the file-digest algorithm (boot_aggregate uses ima_hash too). */
+        dw_ima_parser_init(&p, a->format, a->digest_alg, buf, size);
+        for (unsigned i = 0; i < 16 && !seen && dw_ima_parser_next(&p, &e, NULL) > 0; i++) {
+                enum dw_hash_alg file_alg;
+                const uint8_t *digest;
+                const char *type;
+                size_t len;
+
+                if (dw_ima_entry_file_digest(&e, &file_alg, &digest, &len, &type) == 0 && file_alg == alg)
+                        seen = true;
+        }
+        dw_ima_parser_done(&p);
+        return seen ? DW_IMA_BANK_NATIVE : DW_IMA_BANK_SHA1_PADDED;
+}
+
 static int ima_replay(int argc, char **argv)
 {
         _cleanup_(dw_hasher_freep) struct dw_hasher *h = NULL;
@@ -327,7 +377,7 @@ static int ima_replay(int argc, char **argv)
                 /* SHA-1 is the same under both rules. */
                 if (alg != DW_HASH_SHA1)
                         dw_ima_replay_enable(r, alg, DW_IMA_BANK_SHA1_PADDED);
-                chosen[alg] = a.sha1_padded[alg] && alg != DW_HASH_SHA1 ? DW_IMA_BANK_SHA1_PADDED : DW_IMA_BANK_NATIVE;
+                chosen[alg] = kernel_rule(&a, alg, buf, size);
         }
 
         ret = dw_ima_replay_feed(r, h, a.format, a.digest_alg, buf, size, &consumed, &err);
@@ -357,6 +407,9 @@ static int ima_replay(int argc, char **argv)
                 json_object_set_new(out, "pcrs", pcrs_to_json(r, chosen, a.banks));
                 json_object_set_new(out, "rules", rules);
                 json_object_set_new(out, "pcrs_sha1_padded", pcrs_to_json(r, padded, padded_banks));
+                FOREACH_HASH_ALG (alg)
+                        padded[alg] = DW_IMA_BANK_NATIVE;
+                json_object_set_new(out, "pcrs_native", pcrs_to_json(r, padded, a.banks));
                 if (ret == -EAGAIN)
                         json_object_set_new(out, "incomplete_tail_offset", json_integer((json_int_t)consumed));
                 return cli_json_print(out);

@@ -12,9 +12,18 @@ for f in binary_runtime_measurements ascii_runtime_measurements; do
                 assert_eq "$f: $bank PCR 10" "$(pcr_from_file "$REAL/pcrs-$bank" 10)" \
                         "$(json_get "$TMP/replay.json" pcrs $bank 10)"
         done
-        # Without --sha1-padded the legacy values are still reported beside the native ones.
+        # By default the rules are the kernel's (sha384/sha512 padded: this kernel lacked them at IMA init).
         assert_exit "ima replay $f default rules" 0 "$DW" ima replay --json "$REAL/$f"
-        assert_eq "$f: sha384 legacy value reported" "$(pcr_from_file "$REAL/pcrs-sha384" 10)" \
+        for bank in sha1 sha256 sha384 sha512; do
+                assert_eq "$f: default rule, $bank PCR 10" "$(pcr_from_file "$REAL/pcrs-$bank" 10)" \
+                        "$(json_get "$TMP/out" pcrs $bank 10)"
+        done
+        assert_eq "$f: sha512 rule named" sha1-padded "$(json_get "$TMP/out" rules sha512)"
+        # Forcing the other rule changes "pcrs"; both variants are always reported.
+        assert_exit "ima replay $f --native sha384" 0 "$DW" ima replay --json --native sha384 "$REAL/$f"
+        assert_eq "$f: --native sha384 reported in pcrs" "$(json_get "$TMP/out" pcrs_native sha384 10)" \
+                "$(json_get "$TMP/out" pcrs sha384 10)"
+        assert_eq "$f: sha384 legacy value still reported" "$(pcr_from_file "$REAL/pcrs-sha384" 10)" \
                 "$(json_get "$TMP/out" pcrs_sha1_padded sha384 10)"
         assert_eq "$f: only PCR 10 reported" 10 "$(jq -r '.pcrs.sha256 | keys | join(",")' "$TMP/out")"
 done
