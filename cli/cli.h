@@ -46,3 +46,5 @@ int cli_dispatch(const char *group, const struct cli_verb *verbs, size_t n_verbs
 
 int cli_ima_main(int argc, char **argv);
 int cli_eventlog_main(int argc, char **argv);
+int cli_tpm_main(int argc, char **argv);
+int cli_quote_main(int argc, char **argv);

@@ -25,8 +25,16 @@ static void help(void)
                "                     List the events of a TCG PC Client (TPM boot) event log\n"
                "  eventlog replay [--json] FILE\n"
                "                     Replay the PCRs of every bank in a boot event log\n"
+               "  tpm enroll|quote|activate|event-key|nv ... [--tcti STR]\n"
+               "                     The gateway's TPM: EK and AK, quotes, credential activation,\n"
+               "                     event-signing key, NV extend index (driftwatch tpm --help)\n"
+               "  quote verify --ak AK --nonce HEX --attest FILE --signature FILE [--pcrs FILE]\n"
+               "                     Verify a TPM quote (tpm2_quote -m/-s/-o) against an AK and nonce\n"
+               "  quote ekcert|makecredential ...\n"
+               "                     Validate an EK certificate; MakeCredential for an EK and AK\n"
                "\n"
-               "Exit status: 0 success, 2 bad input (the message names the file, entry and offset).\n"
+               "Exit status: 0 success, 1 a negative verdict (quote verify, quote ekcert), 2 bad input\n"
+               "(the message names the file, entry and offset).\n"
                "Run 'driftwatch COMMAND --help' for a command's options.\n");
 }
 
@@ -48,5 +56,9 @@ int main(int argc, char **argv)
                 return cli_ima_main(argc - 1, argv + 1);
         if (strcmp(argv[1], "eventlog") == 0)
                 return cli_eventlog_main(argc - 1, argv + 1);
+        if (strcmp(argv[1], "tpm") == 0)
+                return cli_tpm_main(argc - 1, argv + 1);
+        if (strcmp(argv[1], "quote") == 0)
+                return cli_quote_main(argc - 1, argv + 1);
         return cli_error("unknown command '%s' (see driftwatch --help)", argv[1]);
 }
