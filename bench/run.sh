@@ -30,3 +30,28 @@ if command -v evmctl >/dev/null; then
         grep -q 'Matched per TPM bank' "$tmp/evm.out" && echo "evmctl agrees with our PCR 10" \
                 || echo "evmctl did not match: $(tail -2 "$tmp/evm.out")"
 fi
+
+echo "== quote verification (verifier side), one core: a real swtpm quote from tests/data/tpm"
+taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --count 50000 | tail -1
+taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --ak ak-rsa --quote quote-rsa --count 20000 | tail -1
+
+echo "== gateway quote latency on swtpm: driftwatch tpm quote beside tpm2_quote (same AK, PCRs, nonce)"
+. tests/swtpm.sh
+swtpm_start "$tmp/tpm" >/dev/null
+trap 'swtpm_stop; rm -rf "$tmp"' EXIT
+"$build/driftwatch" tpm enroll --tcti "$SWTPM_TCTI" >/dev/null
+tpm2_readpublic -T "$SWTPM_TCTI" -c 0x81010002 -o "$tmp/ak.pub" >/dev/null 2>&1
+nonce=00112233445566778899aabbccddeeff
+n=50
+time_loop() { # time_loop LABEL CMD... : mean wall time of n runs, in ms
+        local label=$1 t0 t1
+        shift
+        t0=$(date +%s%N)
+        for _ in $(seq $n); do "$@" >/dev/null 2>&1 || { echo "$label failed"; return 1; }; done
+        t1=$(date +%s%N)
+        echo "$label: $(( (t1 - t0) / n / 1000 )) us per quote (mean of $n, process start and TCTI connect included)"
+}
+time_loop "driftwatch tpm quote" "$build/driftwatch" tpm quote --tcti "$SWTPM_TCTI" --nonce $nonce \
+        --attest "$tmp/q.attest" --signature "$tmp/q.sig" --pcrs-out "$tmp/q.pcrs"
+time_loop "tpm2_quote          " tpm2_quote -T "$SWTPM_TCTI" -c 0x81010002 -l sha256:0,1,2,3,4,5,6,7,10 \
+        -q $nonce -m "$tmp/t.attest" -s "$tmp/t.sig" -o "$tmp/t.pcrs"

@@ -21,11 +21,11 @@ struct dw_hash_alg_info {
 };
 
 static const struct dw_hash_alg_info hash_algs[_DW_HASH_ALG_MAX] = {
-        [DW_HASH_SHA1] = { "sha1", "SHA1", DW_TPM_ALG_SHA1, 20 },
-        [DW_HASH_SHA256] = { "sha256", "SHA2-256", DW_TPM_ALG_SHA256, 32 },
-        [DW_HASH_SHA384] = { "sha384", "SHA2-384", DW_TPM_ALG_SHA384, 48 },
-        [DW_HASH_SHA512] = { "sha512", "SHA2-512", DW_TPM_ALG_SHA512, 64 },
-        [DW_HASH_SM3_256] = { "sm3_256", "SM3", DW_TPM_ALG_SM3_256, 32 },
+        [DW_HASH_SHA1] = {"sha1", "SHA1", DW_TPM_ALG_SHA1, 20},
+        [DW_HASH_SHA256] = {"sha256", "SHA2-256", DW_TPM_ALG_SHA256, 32},
+        [DW_HASH_SHA384] = {"sha384", "SHA2-384", DW_TPM_ALG_SHA384, 48},
+        [DW_HASH_SHA512] = {"sha512", "SHA2-512", DW_TPM_ALG_SHA512, 64},
+        [DW_HASH_SM3_256] = {"sm3_256", "SM3", DW_TPM_ALG_SM3_256, 32},
 };
 
 struct dw_hasher {
@@ -64,8 +64,7 @@ int dw_hash_alg_from_name(const char *name, size_t len, enum dw_hash_alg *ret)
 {
         if (!name)
                 return -EINVAL;
-        FOREACH_HASH_ALG(a)
-        {
+        FOREACH_HASH_ALG (a) {
                 if (strlen(hash_algs[a].name) == len && strncasecmp(hash_algs[a].name, name, len) == 0) {
                         *ret = a;
                         return 0;
@@ -80,8 +79,7 @@ int dw_hash_alg_from_name(const char *name, size_t len, enum dw_hash_alg *ret)
 
 int dw_hash_alg_from_tpm_id(uint16_t id, enum dw_hash_alg *ret)
 {
-        FOREACH_HASH_ALG(a)
-        {
+        FOREACH_HASH_ALG (a) {
                 if (hash_algs[a].tpm_id == id) {
                         *ret = a;
                         return 0;
@@ -102,8 +100,8 @@ int dw_hasher_new(struct dw_hasher **ret)
                 return -ENOMEM;
         }
         /* Fetch once; a missing algorithm (SM3 on some builds) stays NULL and is reported per use. */
-        FOREACH_HASH_ALG(a)
-        h->md[a] = EVP_MD_fetch(NULL, hash_algs[a].ossl_name, NULL);
+        FOREACH_HASH_ALG (a)
+                h->md[a] = EVP_MD_fetch(NULL, hash_algs[a].ossl_name, NULL);
         h->current = _DW_HASH_ALG_INVALID;
         *ret = h;
         return 0;
@@ -113,8 +111,8 @@ void dw_hasher_free(struct dw_hasher *h)
 {
         if (!h)
                 return;
-        FOREACH_HASH_ALG(a)
-        EVP_MD_free(h->md[a]);
+        FOREACH_HASH_ALG (a)
+                EVP_MD_free(h->md[a]);
         EVP_MD_CTX_free(h->ctx);
         free(h);
 }
@@ -229,4 +227,47 @@ int dw_pcr_extend(struct dw_hasher *h, enum dw_hash_alg alg, uint8_t *pcr, const
         memcpy(buf, pcr, n);
         memcpy(buf + n, digest, n);
         return dw_hash_buf(h, alg, buf, 2 * n, pcr);
+}
+
+int dw_hash_oneshot(enum dw_hash_alg alg, const void *data, size_t len, uint8_t *out)
+{
+        size_t n = 0;
+
+        switch (alg) {
+        case DW_HASH_SHA1: {
+                SHA_CTX c;
+
+                if (SHA1_Init(&c) != 1 || SHA1_Update(&c, data, len) != 1 || SHA1_Final(out, &c) != 1)
+                        return -EIO;
+                break;
+        }
+        case DW_HASH_SHA256: {
+                SHA256_CTX c;
+
+                if (SHA256_Init(&c) != 1 || SHA256_Update(&c, data, len) != 1 || SHA256_Final(out, &c) != 1)
+                        return -EIO;
+                break;
+        }
+        case DW_HASH_SHA384: {
+                SHA512_CTX c;
+
+                if (SHA384_Init(&c) != 1 || SHA384_Update(&c, data, len) != 1 || SHA384_Final(out, &c) != 1)
+                        return -EIO;
+                break;
+        }
+        case DW_HASH_SHA512: {
+                SHA512_CTX c;
+
+                if (SHA512_Init(&c) != 1 || SHA512_Update(&c, data, len) != 1 || SHA512_Final(out, &c) != 1)
+                        return -EIO;
+                break;
+        }
+        case DW_HASH_SM3_256:
+                if (!EVP_Q_digest(NULL, hash_algs[alg].ossl_name, NULL, data, len, out, &n))
+                        return -EOPNOTSUPP;
+                break;
+        default:
+                return -EINVAL;
+        }
+        return (int)dw_hash_alg_size(alg);
 }

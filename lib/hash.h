@@ -60,5 +60,9 @@ int dw_hasher_final(struct dw_hasher *h, uint8_t *out);
 /* One-shot: out = H(data). */
 int dw_hash_buf(struct dw_hasher *h, enum dw_hash_alg alg, const void *data, size_t len, uint8_t *out);
 
+/* One-shot without a context: out = H(data). SHA-1/SHA-2 go straight to OpenSSL's low-level functions (no provider
+ * lookup), others through EVP. Returns the digest size or a negative errno. */
+int dw_hash_oneshot(enum dw_hash_alg alg, const void *data, size_t len, uint8_t *out);
+
 /* PCR extend: pcr = H(pcr || digest); both are dw_hash_alg_size(alg) bytes. */
 int dw_pcr_extend(struct dw_hasher *h, enum dw_hash_alg alg, uint8_t *pcr, const uint8_t *digest);

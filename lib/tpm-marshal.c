@@ -85,14 +85,13 @@ size_t dw_tpm_hash_size(uint16_t tpm_alg)
 
 int dw_tpm_hash(uint16_t tpm_alg, const void *data, size_t size, uint8_t *out)
 {
-        const char *name = dw_tpm_hash_ossl_name(tpm_alg);
-        size_t outlen = 0;
+        enum dw_hash_alg alg;
+        int r;
 
-        if (!name)
+        if (dw_hash_alg_from_tpm_id(tpm_alg, &alg) < 0)
                 return -EOPNOTSUPP;
-        if (!EVP_Q_digest(NULL, name, NULL, data, size, out, &outlen))
-                return -EOPNOTSUPP; /* SM3 may be missing from this OpenSSL */
-        return (int)outlen;
+        r = dw_hash_oneshot(alg, data, size, out);
+        return r == -EINVAL || r == -EIO ? -EOPNOTSUPP : r; /* SM3 may be missing from this OpenSSL */
 }
 
 int dw_tpm_public_parse(const uint8_t *buf, size_t size, TPMT_PUBLIC *ret, struct dw_error *err)

@@ -62,7 +62,9 @@ struct dw_attest_result {
 struct dw_attest_expect {
         EVP_PKEY *ak;                 /* the AK's public key; may be NULL when ak_public is given */
         const TPMT_PUBLIC *ak_public; /* optional: the AK's public area (from enrollment). When given, it must be
-                                       * a restricted signing key, and its key is the one checked */
+                                       * a restricted signing key; its key is the one checked unless ak is also
+                                       * given, which must then be that same key (derived once by the caller
+                                       * with dw_tpm_public_to_pkey, not again on every round) */
         const uint8_t *nonce;         /* the nonce issued for this attestation: extraData must equal it */
         size_t nonce_size;
         const struct dw_tpm_clock *previous; /* optional: the last accepted clock of this TPM */

@@ -46,6 +46,28 @@ START_TEST(test_abc_vectors)
 }
 END_TEST
 
+START_TEST(test_oneshot_matches_hasher)
+{
+        struct dw_hasher *h = NULL;
+        uint8_t a[DW_HASH_MAX_SIZE], b[DW_HASH_MAX_SIZE], data[300];
+
+        for (size_t i = 0; i < sizeof(data); i++)
+                data[i] = (uint8_t)(i * 7);
+        ck_assert_int_eq(dw_hasher_new(&h), 0);
+        FOREACH_HASH_ALG (alg) {
+                if (!dw_hasher_has(h, alg))
+                        continue;
+                for (size_t len = 0; len <= sizeof(data); len += 37) {
+                        ck_assert_int_eq(dw_hash_oneshot(alg, data, len, a), (int)dw_hash_alg_size(alg));
+                        ck_assert_int_eq(dw_hash_buf(h, alg, data, len, b), 0);
+                        ck_assert_mem_eq(a, b, dw_hash_alg_size(alg));
+                }
+        }
+        ck_assert_int_eq(dw_hash_oneshot(_DW_HASH_ALG_MAX, data, 1, a), -EINVAL);
+        dw_hasher_free(h);
+}
+END_TEST
+
 START_TEST(test_pcr_extend)
 {
         struct dw_hasher *h = NULL;
@@ -103,6 +125,7 @@ int main(void)
         int failed;
 
         tcase_add_test(tc, test_abc_vectors);
+        tcase_add_test(tc, test_oneshot_matches_hasher);
         tcase_add_test(tc, test_pcr_extend);
         tcase_add_test(tc, test_names_and_ids);
         tcase_add_test(tc, test_hex);
