@@ -11,6 +11,8 @@ SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 LIB_PKGS  := openssl tss2-esys tss2-mu tss2-rc tss2-tctildr
 CLI_PKGS  := $(LIB_PKGS) jansson
 TEST_PKGS := check
+VERIFIER_PKGS := $(CLI_PKGS) libmicrohttpd gnutls sqlite3
+CURL_PKGS := libcurl
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -21,6 +23,8 @@ CLI_SRCS  := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_HELPERS := $(filter-out tests/unit/test-%.c,$(wildcard tests/unit/*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
+VERIFIER_SRCS := $(sort $(wildcard verifier/*.c))
+VERIFIER_HDRS := $(wildcard verifier/*.h)
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 
 # Two flavours of the pure core: the normal one, and one under ASan+UBSan for the unit tests.
@@ -30,6 +34,7 @@ LIBDW         := $(BUILD)/libdriftwatch.a
 LIBDW_SAN     := $(BUILD)/san/libdriftwatch.a
 
 CLI           := $(BUILD)/driftwatch
+VERIFIER      := $(if $(VERIFIER_SRCS),$(BUILD)/driftwatch-verifier)
 CLI_SAN       := $(BUILD)/san/driftwatch
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_BINS_SAN := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
@@ -38,11 +43,18 @@ TOOL_BINS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: all deps check check-unit check-unit-san check-cli bench clean format
 
-all: $(LIBDW) $(CLI)
+all: $(LIBDW) $(CLI) $(VERIFIER)
 
 $(BUILD)/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(call pc_cflags,$(CLI_PKGS)) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(call pc_cflags,$(CLI_PKGS) $(CURL_PKGS)) -c $< -o $@
+
+$(BUILD)/verifier/%.o: verifier/%.c $(LIB_HDRS) $(VERIFIER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iverifier $(CFLAGS) $(call pc_cflags,$(VERIFIER_PKGS)) -c $< -o $@
+
+$(BUILD)/driftwatch-verifier: $(VERIFIER_SRCS:%.c=$(BUILD)/%.o) $(LIBDW)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(VERIFIER_PKGS)) -lpthread
 
 $(BUILD)/san/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
@@ -70,7 +82,7 @@ $(BUILD)/san/tests/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/sa
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBDW)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(CURL_PKGS))
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
 	@mkdir -p $(dir $@)
@@ -79,6 +91,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
 # Every Debian package the build and the tests need. Idempotent: installs only what is missing, and runs
 # apt-get update at most once per invocation.
 DEB_PKGS := build-essential pkg-config libssl-dev libjansson-dev libtss2-dev check libsubunit-dev \
+	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libcurl4-openssl-dev sqlite3 curl \
 	tpm2-tools ima-evm-utils jq swtpm swtpm-tools
 
 deps:
