@@ -48,3 +48,4 @@ int cli_ima_main(int argc, char **argv);
 int cli_eventlog_main(int argc, char **argv);
 int cli_tpm_main(int argc, char **argv);
 int cli_quote_main(int argc, char **argv);
+int cli_policy_main(int argc, char **argv);

@@ -32,8 +32,12 @@ static void help(void)
                "                     Verify a TPM quote (tpm2_quote -m/-s/-o) against an AK and nonce\n"
                "  quote ekcert|makecredential ...\n"
                "                     Validate an EK certificate; MakeCredential for an EK and AK\n"
+               "  policy check --policy POLICY --ima-log FILE [--ascii] [--json]\n"
+               "                     Judge every entry of an IMA log against a runtime policy (allowlist)\n"
+               "  policy validate [--json] POLICY\n"
+               "                     Check a runtime policy and summarize it\n"
                "\n"
-               "Exit status: 0 success, 1 a negative verdict (quote verify, quote ekcert), 2 bad input\n"
+               "Exit status: 0 success, 1 a negative verdict (quote verify, quote ekcert, policy check), 2 bad input\n"
                "(the message names the file, entry and offset).\n"
                "Run 'driftwatch COMMAND --help' for a command's options.\n");
 }
@@ -60,5 +64,7 @@ int main(int argc, char **argv)
                 return cli_tpm_main(argc - 1, argv + 1);
         if (strcmp(argv[1], "quote") == 0)
                 return cli_quote_main(argc - 1, argv + 1);
+        if (strcmp(argv[1], "policy") == 0)
+                return cli_policy_main(argc - 1, argv + 1);
         return cli_error("unknown command '%s' (see driftwatch --help)", argv[1]);
 }
