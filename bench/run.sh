@@ -34,6 +34,9 @@ fi
 echo "== runtime policy: 1,000,000 ima-ng entries judged against a 100,000-path policy, one core"
 taskset -c 0 "$build/bench/policy-bench" | tail -4
 
+echo "== attestation rounds: quote + 20 new IMA entries + 100,000-path policy + golden boot PCRs, one core"
+taskset -c 0 "$build/bench/round-bench" --data tests/data/round | tail -2
+
 echo "== quote verification (verifier side), one core: a real swtpm quote from tests/data/tpm"
 taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --count 50000 | tail -1
 taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --ak ak-rsa --quote quote-rsa --count 20000 | tail -1
