@@ -35,6 +35,7 @@ LIBDW_SAN     := $(BUILD)/san/libdriftwatch.a
 
 CLI           := $(BUILD)/driftwatch
 VERIFIER      := $(if $(VERIFIER_SRCS),$(BUILD)/driftwatch-verifier)
+VERIFIER_SAN  := $(if $(VERIFIER_SRCS),$(BUILD)/san/driftwatch-verifier)
 CLI_SAN       := $(BUILD)/san/driftwatch
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_BINS_SAN := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
@@ -55,6 +56,13 @@ $(BUILD)/verifier/%.o: verifier/%.c $(LIB_HDRS) $(VERIFIER_HDRS)
 
 $(BUILD)/driftwatch-verifier: $(VERIFIER_SRCS:%.c=$(BUILD)/%.o) $(LIBDW)
 	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(VERIFIER_PKGS)) -lpthread
+
+$(BUILD)/san/verifier/%.o: verifier/%.c $(LIB_HDRS) $(VERIFIER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Iverifier $(SANFLAGS) $(call pc_cflags,$(VERIFIER_PKGS)) -c $< -o $@
+
+$(BUILD)/san/driftwatch-verifier: $(VERIFIER_SRCS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
+	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(VERIFIER_PKGS)) -lpthread
 
 $(BUILD)/san/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
@@ -105,7 +113,7 @@ deps:
 	else echo "deps: all installed"; fi
 
 check: deps
-	$(MAKE) all $(UNIT_BINS) $(UNIT_BINS_SAN) $(CLI_SAN) $(TOOL_BINS)
+	$(MAKE) all $(UNIT_BINS) $(UNIT_BINS_SAN) $(CLI_SAN) $(VERIFIER_SAN) $(TOOL_BINS)
 	$(MAKE) check-unit check-unit-san check-cli
 
 check-unit: $(UNIT_BINS)
@@ -116,14 +124,16 @@ check-unit-san: $(UNIT_BINS_SAN)
 		DW_SRCDIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 # Shell tests drive the CLI (the sanitizer build, so bad input is exercised under ASan too) and the peers.
-check-cli: $(CLI) $(CLI_SAN) $(TOOL_BINS)
-	@DW_SRCDIR=$(CURDIR) DW_BUILD=$(CURDIR)/$(BUILD) tests/run-shell-tests.sh
+check-cli: $(CLI) $(CLI_SAN) $(VERIFIER_SAN) $(TOOL_BINS)
+	@DW_SRCDIR=$(CURDIR) DW_BUILD=$(CURDIR)/$(BUILD) $(if $(VERIFIER_SAN),DW_VERIFIER=$(CURDIR)/$(VERIFIER_SAN)) \
+		tests/run-shell-tests.sh
 
 bench: all $(BENCH_BINS)
 	@DW_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 
 format:
-	clang-format -i $(LIB_SRCS) $(LIB_HDRS) $(CLI_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(TOOL_SRCS)
+	clang-format -i $(LIB_SRCS) $(LIB_HDRS) $(CLI_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(TOOL_SRCS) $(VERIFIER_SRCS) \
+		$(VERIFIER_HDRS)
 
 clean:
 	rm -rf $(BUILD)

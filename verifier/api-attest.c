@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/* Attestation rounds (docs/protocol.md, "Attestation"):
+ *
+ *   POST /v1/gateways/{id}/nonce    -> a single-use nonce with its expiry, the PCRs to quote, the IMA entry index
+ *                                      to send from, whether the boot log is needed
+ *   POST /v1/gateways/{id}/attest   the nonce, the quote and its PCR values, the IMA entries from that index, the
+ *                                   boot log when asked -> the verdict with its reasons (and a token if trusted)
+ *
+ * The evidence is parsed completely before the nonce is consumed, so a malformed request costs no nonce; then the
+ * nonce is consumed atomically, the round is judged from the persisted state with lib/attest-round, and the new
+ * state, the verdict and the status are committed in one transaction. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "api.h"
+#include "hex.h"
+#include "log.h"
+#include "round.h"
+#include "token.h"
+#include "util.h"
+
+#define NONCE_SIZE 32
+
+enum MHD_Result vf_api_nonce(struct vf_request *rq)
+{
+        struct verifier *v = rq->v;
+        _cleanup_(vf_gateway_done) struct vf_gateway g = {};
+        uint8_t nonce[NONCE_SIZE];
+        char hex[2 * NONCE_SIZE + 1], expires_text[32], selection[128];
+        uint64_t expires;
+        int r;
+
+        r = vf_store_gateway_get(v->store, rq->params[0], &g);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        r = vf_round_pcr_selection(g.state, g.state_size, selection, sizeof(selection));
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "the stored attestation state is unusable");
+        r = vf_random_bytes(nonce, sizeof(nonce));
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "no randomness");
+        expires = vf_now_usec() + v->cfg->nonce_lifetime * 1000000u;
+        r = vf_store_nonce_put(v->store, g.id, nonce, sizeof(nonce), expires);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        vf_request_log(rq, "gateway", json_string(g.id));
+        return vf_reply_json(rq, 200,
+                             json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "nonce",
+                                       dw_hex_encode(nonce, sizeof(nonce), hex), "expires",
+                                       vf_format_time(expires, expires_text, sizeof(expires_text)), "expires_in",
+                                       (json_int_t)v->cfg->nonce_lifetime, "pcr_selection", selection, "ima_from",
+                                       (json_int_t)g.ima_next_index, "boot_log_required", g.boot_log_required));
+}
+
+/* ---- the evidence -------------------------------------------------------------------------------------------- */
+
+struct evidence {
+        uint8_t nonce[NONCE_SIZE];
+        uint8_t *quote, *signature, *pcrs, *ima, *boot_log;
+        struct dw_round_evidence ev;
+};
+
+static void evidence_done(struct evidence *e)
+{
+        free(e->quote);
+        free(e->signature);
+        free(e->pcrs);
+        free(e->ima);
+        free(e->boot_log);
+}
+
+static int quote_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
+{
+        json_t *q = json_object_get(body, "quote");
+        int r;
+
+        if (!json_is_object(q)) {
+                snprintf(why, why_size, "quote: expected an object {\"attest\", \"signature\", \"pcrs\"}");
+                return -EINVAL;
+        }
+        r = vf_json_base64(q, "attest", true, sizeof(TPMS_ATTEST), &e->quote, &e->ev.quote_size, why, why_size);
+        if (r == 0)
+                r = vf_json_base64(q, "signature", true, sizeof(TPMT_SIGNATURE), &e->signature, &e->ev.signature_size,
+                                   why, why_size);
+        if (r == 0)
+                r = vf_json_base64(q, "pcrs", true, 64 * 1024, &e->pcrs, &e->ev.pcrs_size, why, why_size);
+        e->ev.quote = e->quote;
+        e->ev.signature = e->signature;
+        e->ev.pcrs = e->pcrs;
+        return r;
+}
+
+static int ima_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
+{
+        json_t *ima = json_object_get(body, "ima");
+        const char *alg = "sha1";
+        int r;
+
+        e->ev.ima_log_digest_alg = DW_HASH_SHA1;
+        if (!ima || json_is_null(ima))
+                return 0;
+        if (!json_is_object(ima)) {
+                snprintf(why, why_size, "ima: expected an object {\"first_index\", \"digest_alg\", \"entries\"}");
+                return -EINVAL;
+        }
+        r = vf_json_uint(ima, "first_index", true, &e->ev.ima_first_index, why, why_size);
+        if (r == 0) {
+                r = vf_json_string(ima, "digest_alg", false, &alg, why, why_size);
+                r = r == -ENOENT ? 0 : r;
+        }
+        if (r == 0 && dw_hash_alg_from_name(alg, strlen(alg), &e->ev.ima_log_digest_alg) < 0) {
+                snprintf(why, why_size, "ima.digest_alg: unknown algorithm '%s'", alg);
+                r = -EINVAL;
+        }
+        if (r == 0)
+                r = vf_json_base64(ima, "entries", true, SIZE_MAX / 2, &e->ima, &e->ev.ima_log_size, why, why_size);
+        e->ev.ima_log = e->ima;
+        return r;
+}
+
+static int evidence_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
+{
+        int r;
+
+        r = vf_json_hex(body, "nonce", true, e->nonce, sizeof(e->nonce), why, why_size);
+        if (r == 0)
+                r = quote_parse(body, e, why, why_size);
+        if (r == 0)
+                r = ima_parse(body, e, why, why_size);
+        if (r == 0) {
+                r = vf_json_base64(body, "boot_log", false, SIZE_MAX / 2, &e->boot_log, &e->ev.boot_log_size, why,
+                                   why_size);
+                r = r == -ENOENT ? 0 : r;
+        }
+        e->ev.boot_log = e->boot_log;
+        return r;
+}
+
+/* ---- verdicts ------------------------------------------------------------------------------------------------ */
+
+void vf_verdict_changed(struct verifier *v, const char *gateway_id, enum vf_status previous, enum vf_status now,
+                        json_t *reasons)
+{
+        char ts[32];
+
+        vf_log_json(VF_LOG_INFO, "status-change",
+                    json_pack("{s:s, s:s, s:s}", "gateway", gateway_id, "from", vf_status_name(previous), "to",
+                              vf_status_name(now)));
+        vf_events_publish(v->events, "verdict",
+                          json_pack("{s:s, s:s, s:s, s:s, s:O}", "gateway", gateway_id, "time",
+                                    vf_format_time(vf_now_usec(), ts, sizeof(ts)), "previous", vf_status_name(previous),
+                                    "verdict", vf_status_name(now), "reasons", reasons ? reasons : json_array()));
+}
+
+/* Records a verdict that did not come from judging evidence (the state does not move), and publishes the status
+ * change it makes. */
+static int verdict_record(struct vf_request *rq, enum vf_status verdict, json_t *reasons)
+{
+        struct verifier *v = rq->v;
+        _cleanup_free_ char *text = json_dumps(reasons, JSON_COMPACT);
+        struct vf_verdict_record rec = {.time = vf_now_usec(), .verdict = verdict, .reasons = text};
+        enum vf_status previous;
+        int r;
+
+        if (!text)
+                return -ENOMEM;
+        r = vf_store_verdict_add(v->store, rq->params[0], &rec, v->cfg->verdict_history, &previous);
+        if (r < 0)
+                return r;
+        vf_metrics_round(v->metrics, verdict, 0);
+        if (previous != verdict)
+                vf_verdict_changed(v, rq->params[0], previous, verdict, reasons);
+        vf_request_log(rq, "verdict", json_string(vf_status_name(verdict)));
+        return 0;
+}
+
+/* require_runtime_policy and none assigned: nothing is judged and the state does not move, so the entries are
+ * judged once a policy is assigned, never skipped. */
+static enum MHD_Result policy_missing(struct vf_request *rq, const struct vf_gateway *g)
+{
+        _cleanup_(json_decrefp) json_t *reasons = json_pack(
+                "[{s:s, s:b, s:s, s:s}]", "kind", "policy_missing", "sticky", false, "rule", "runtime", "message",
+                "no runtime policy is assigned to this gateway or its group (require_runtime_policy): the evidence "
+                "was not judged");
+
+        if (!reasons || verdict_record(rq, VF_STATUS_UNTRUSTED, reasons) < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        return vf_reply_json(rq, 200,
+                             json_pack("{s:s, s:O, s:{s:I, s:b}}", "verdict", "untrusted", "reasons", reasons, "next",
+                                       "ima_from", (json_int_t)g->ima_next_index, "boot_log_required",
+                                       g->boot_log_required));
+}
+
+/* A round refused before judging (nonce unknown, reused or expired): recorded as an untrusted verdict, answered
+ * with 409. */
+static enum MHD_Result nonce_refused(struct vf_request *rq, enum vf_nonce_result nr)
+{
+        static const char *const details[] = {
+                [VF_NONCE_UNKNOWN] = "the nonce was not issued to this gateway",
+                [VF_NONCE_REUSED] = "the nonce was already used (a replayed round)",
+                [VF_NONCE_EXPIRED] = "the nonce expired before the evidence arrived (nonce_lifetime)",
+        };
+        struct verifier *v = rq->v;
+        _cleanup_(json_decrefp) json_t *reasons = json_pack("[{s:s, s:b, s:s, s:s}]", "kind", "nonce", "sticky", false,
+                                                            "rule", vf_nonce_result_name(nr), "message", details[nr]);
+
+        if (!reasons || verdict_record(rq, VF_STATUS_UNTRUSTED, reasons) < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        snprintf(rq->error, sizeof(rq->error), "%s", vf_nonce_result_name(nr));
+        vf_metrics_rejected(v->metrics, vf_nonce_result_name(nr));
+        return vf_reply_json(rq, 409,
+                             json_pack("{s:s, s:s, s:s, s:O}", "error", vf_nonce_result_name(nr), "detail", details[nr],
+                                       "verdict", "untrusted", "reasons", reasons));
+}
+
+static int token_make(struct verifier *v, const char *gateway_id, const uint8_t *nonce, const struct vf_round_output *o,
+                      char **ret)
+{
+        uint64_t now = vf_now_usec() / 1000000u;
+
+        return vf_token_ear_sign(v->pki,
+                                 &(struct vf_ear){
+                                         .gateway_id = gateway_id,
+                                         .verifier_id = v->cfg->verifier_id,
+                                         .nonce = nonce,
+                                         .nonce_size = NONCE_SIZE,
+                                         .iat = now,
+                                         .exp = now + v->cfg->token_lifetime,
+                                         .status = "affirming",
+                                         .trustworthiness = o->trustworthiness,
+                                         .policy_id = o->policy_id[0] ? o->policy_id : NULL,
+                                 },
+                                 ret);
+}
+
+static void verdict_log(struct vf_request *rq, const struct vf_round_output *o, uint64_t latency)
+{
+        json_t *first = json_array_get(o->reasons, 0);
+
+        vf_log_json(VF_LOG_INFO, "verdict",
+                    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:O}", "gateway", rq->params[0], "verdict",
+                              vf_status_name(o->verdict), "round", (json_int_t)o->round, "reasons",
+                              (json_int_t)json_array_size(o->reasons), "ima_consumed", (json_int_t)o->entries_consumed,
+                              "ima_next", (json_int_t)o->ima_next_index, "ms", (double)latency / 1000.0, "first_reason",
+                              first ? first : json_null()));
+        vf_request_log(rq, "gateway", json_string(rq->params[0]));
+        vf_request_log(rq, "verdict", json_string(vf_status_name(o->verdict)));
+}
+
+static enum MHD_Result round_answer(struct vf_request *rq, const struct vf_round_output *o, const char *token)
+{
+        json_t *answer = json_pack("{s:s, s:I, s:O, s:O, s:{s:I, s:b}}", "verdict", vf_status_name(o->verdict), "round",
+                                   (json_int_t)o->round, "reasons", o->reasons, "report", o->report, "next", "ima_from",
+                                   (json_int_t)o->ima_next_index, "boot_log_required", o->boot_log_required);
+
+        if (answer && token)
+                json_object_set_new(answer, "token", json_string(token));
+        return vf_reply_json(rq, 200, answer);
+}
+
+/* Judges, signs, commits. */
+static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, const struct vf_round_policies *pol,
+                                 const struct evidence *e)
+{
+        struct verifier *v = rq->v;
+        _cleanup_(vf_round_output_done) struct vf_round_output o = {};
+        _cleanup_free_ char *token = NULL, *reasons = NULL;
+        uint64_t start = vf_monotonic_usec(), now = vf_now_usec(), latency, expected = g->rounds;
+        enum vf_status previous;
+        char why[300], nonce_hex[2 * NONCE_SIZE + 1];
+        int r;
+
+        r = vf_round_judge(g, pol, e->nonce, sizeof(e->nonce), &e->ev, now, &o, why, sizeof(why));
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "%s", why);
+        if (o.verdict == VF_STATUS_TRUSTED && token_make(v, g->id, e->nonce, &o, &token) < 0)
+                return vf_reply_error(rq, 500, "internal-error", "cannot sign the attestation result token");
+        latency = vf_monotonic_usec() - start;
+        reasons = json_dumps(o.reasons, JSON_COMPACT);
+        free(g->state);
+        g->state = TAKE_PTR(o.state);
+        g->state_size = o.state_size;
+        g->ima_next_index = o.ima_next_index;
+        g->boot_log_required = o.boot_log_required;
+        r = vf_store_round_commit(v->store, g, expected,
+                                  &(struct vf_verdict_record){
+                                          .time = now,
+                                          .verdict = o.verdict,
+                                          .reasons = reasons,
+                                          .ima_from = o.ima_from,
+                                          .ima_to = o.ima_next_index,
+                                          .nonce_hex = dw_hex_encode(e->nonce, sizeof(e->nonce), nonce_hex),
+                                          .token = token,
+                                          .latency_usec = latency,
+                                  },
+                                  v->cfg->verdict_history, &previous);
+        if (r == -ESTALE)
+                return vf_reply_error(rq, 409, "concurrent-round",
+                                      "another round of this gateway completed meanwhile; ask for a new nonce");
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        vf_metrics_round(v->metrics, o.verdict, latency);
+        verdict_log(rq, &o, latency);
+        if (previous != o.verdict)
+                vf_verdict_changed(v, g->id, previous, o.verdict, o.reasons);
+        return round_answer(rq, &o, token);
+}
+
+enum MHD_Result vf_api_attest(struct vf_request *rq)
+{
+        struct verifier *v = rq->v;
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_(evidence_done) struct evidence e = {};
+        _cleanup_(vf_gateway_done) struct vf_gateway g = {};
+        _cleanup_(vf_round_policies_done) struct vf_round_policies pol = {};
+        enum vf_nonce_result nr;
+        char why[512];
+        int r;
+
+        if (vf_request_json(rq, &body, why, sizeof(why)) < 0)
+                return vf_reply_error(rq, 400, "malformed-json", "%s", why);
+        r = evidence_parse(body, &e, why, sizeof(why));
+        if (r == -ENOMEM)
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
+        if (r < 0)
+                return vf_reply_error(rq, 400, "malformed-evidence", "%s", why);
+        r = vf_store_gateway_get(v->store, rq->params[0], &g);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        r = vf_round_policies_acquire(v, g.id, &pol, why, sizeof(why));
+        if (r < 0)
+                return vf_reply_error(rq, 503, "policy-unavailable", "%s", why);
+        r = vf_store_nonce_consume(v->store, g.id, e.nonce, sizeof(e.nonce), vf_now_usec(), &nr);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        if (nr != VF_NONCE_OK)
+                return nonce_refused(rq, nr);
+        if (v->cfg->require_runtime_policy && !pol.runtime)
+                return policy_missing(rq, &g);
+        return round_run(rq, &g, &pol, &e);
+}

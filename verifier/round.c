@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "round.h"
+#include "tpm-marshal.h"
+#include "util.h"
+
+/* EAR trustworthiness claim values (draft-ietf-rats-ar4si): 0 no claim, 2 affirming, 96 contraindicated. */
+#define TV_NONE            0
+#define TV_AFFIRMING       2
+#define TV_CONTRAINDICATED 96
+
+/* ---- per-thread round context -------------------------------------------------------------------------------- */
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_destroy(void *p)
+{
+        dw_round_ctx_free(p);
+}
+
+static void ctx_key_create(void)
+{
+        (void)pthread_key_create(&ctx_key, ctx_destroy);
+}
+
+/* A round context for this thread, made on first use and freed when the thread ends. */
+static int thread_ctx(struct dw_round_ctx **ret)
+{
+        struct dw_round_ctx *ctx;
+        int r;
+
+        pthread_once(&ctx_once, ctx_key_create);
+        ctx = pthread_getspecific(ctx_key);
+        if (!ctx) {
+                r = dw_round_ctx_new(&ctx);
+                if (r < 0)
+                        return r;
+                if (pthread_setspecific(ctx_key, ctx) != 0) {
+                        dw_round_ctx_free(ctx);
+                        return -ENOMEM;
+                }
+        }
+        *ret = ctx;
+        return 0;
+}
+
+/* ---- policies ------------------------------------------------------------------------------------------------ */
+
+void vf_round_policies_done(struct vf_round_policies *p)
+{
+        vf_policy_ref_release(p->runtime);
+        vf_policy_ref_release(p->boot);
+        *p = (struct vf_round_policies){};
+}
+
+int vf_round_policies_acquire(struct verifier *v, const char *gateway_id, struct vf_round_policies *ret, char *msg,
+                              size_t msg_size)
+{
+        struct vf_round_policies p = {};
+        int r;
+
+        r = vf_policy_cache_acquire(v->policies, VF_POLICY_RUNTIME, gateway_id, &p.runtime, msg, msg_size);
+        if (r < 0)
+                return r;
+        r = vf_policy_cache_acquire(v->policies, VF_POLICY_BOOT, gateway_id, &p.boot, msg, msg_size);
+        if (r < 0) {
+                vf_round_policies_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* ---- state --------------------------------------------------------------------------------------------------- */
+
+static int state_load(const uint8_t *buf, size_t size, struct dw_round_state *ret, char *why, size_t why_size)
+{
+        struct dw_error err = {};
+        int r;
+
+        r = dw_round_state_deserialize(buf, size, ret, &err);
+        if (r < 0)
+                snprintf(why, why_size, "the stored attestation state is unusable: %s", err.msg);
+        return r;
+}
+
+int vf_round_initial_state(enum dw_hash_alg bank, uint8_t **ret, size_t *ret_size)
+{
+        struct dw_round_state s;
+        int r;
+
+        r = dw_round_state_init(&s, bank);
+        if (r < 0)
+                return r;
+        return dw_round_state_serialize(&s, ret, ret_size);
+}
+
+int vf_round_pcr_selection(const uint8_t *state, size_t state_size, char *buf, size_t size)
+{
+        struct dw_round_state s;
+        TPML_PCR_SELECTION sel;
+        char why[300];
+        int r;
+
+        r = state_load(state, state_size, &s, why, sizeof(why));
+        if (r < 0)
+                return r;
+        dw_round_pcr_selection(&s, &sel);
+        dw_tpm_pcr_selection_format(&sel, buf, size);
+        return 0;
+}
+
+static enum vf_status status_of(enum dw_round_verdict v)
+{
+        switch (v) {
+        case DW_ROUND_TRUSTED:
+                return VF_STATUS_TRUSTED;
+        case DW_ROUND_UNTRUSTED:
+                return VF_STATUS_UNTRUSTED;
+        default:
+                return VF_STATUS_UNKNOWN;
+        }
+}
+
+int vf_round_state_status(const uint8_t *state, size_t state_size, uint64_t now, uint64_t max_age_usec,
+                          enum vf_status *ret)
+{
+        struct dw_round_state s;
+        char why[300];
+        int r;
+
+        r = state_load(state, state_size, &s, why, sizeof(why));
+        if (r < 0)
+                return r;
+        *ret = status_of(dw_round_state_verdict(&s, now, max_age_usec));
+        return 0;
+}
+
+int vf_round_acknowledge(const uint8_t *state, size_t state_size, uint64_t through_round, uint8_t **ret,
+                         size_t *ret_size, uint32_t *ret_cleared)
+{
+        struct dw_round_state s;
+        char why[300];
+        uint32_t n;
+        int r;
+
+        r = state_load(state, state_size, &s, why, sizeof(why));
+        if (r < 0)
+                return r;
+        n = dw_round_state_acknowledge(&s, through_round);
+        r = dw_round_state_serialize(&s, ret, ret_size);
+        if (r < 0)
+                return r;
+        *ret_cleared = n;
+        return 0;
+}
+
+/* ---- the round ----------------------------------------------------------------------------------------------- */
+
+void vf_round_output_done(struct vf_round_output *o)
+{
+        json_decref(o->reasons);
+        json_decref(o->report);
+        json_decref(o->trustworthiness);
+        free(o->state);
+        *o = (struct vf_round_output){};
+}
+
+static json_t *reason_json(const struct dw_round_reason *r)
+{
+        json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:o}", "kind", dw_round_reason_kind_name(r->kind), "sticky",
+                              r->sticky, "earlier", r->earlier, "round", (json_int_t)r->round, "index",
+                              r->index >= 0 ? json_integer(r->index) : json_null());
+
+        if (!j)
+                return NULL;
+        if (r->path[0])
+                json_object_set_new(j, "path", json_string(r->path));
+        if (r->digest[0])
+                json_object_set_new(j, "digest", json_string(r->digest));
+        if (r->rule[0])
+                json_object_set_new(j, "rule", json_string(r->rule));
+        json_object_set_new(j, "message", json_string(r->msg));
+        return j;
+}
+
+static json_t *reasons_json(const struct dw_round_result *res)
+{
+        json_t *list = json_array();
+
+        if (!list)
+                return NULL;
+        for (size_t i = 0; i < res->n_reasons; i++)
+                json_array_append_new(list, reason_json(&res->reasons[i]));
+        if (res->reasons_omitted > 0)
+                json_array_append_new(list, json_pack("{s:s, s:I, s:s}", "kind", "omitted", "count",
+                                                      (json_int_t)res->reasons_omitted, "message",
+                                                      "more failures than a verdict lists"));
+        return list;
+}
+
+static json_t *report_json(const struct dw_round_result *res)
+{
+        const struct dw_round_checks *c = &res->checks;
+
+        return json_pack(
+                "{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I}}", "checks",
+                "quote", dw_round_check_name(c->quote), "boot_log", dw_round_check_name(c->boot_log), "boot_policy",
+                dw_round_check_name(c->boot_policy), "boot_aggregate", dw_round_check_name(c->boot_aggregate), "ima",
+                dw_round_check_name(c->ima), "runtime_policy", dw_round_check_name(c->runtime_policy), "event_chain",
+                dw_round_check_name(c->event_chain), "notes", res->notes, "reboot", res->reboot, "ima", "consumed",
+                (json_int_t)res->stats.entries_consumed, "pending", (json_int_t)res->stats.entries_pending, "skipped",
+                (json_int_t)res->stats.entries_skipped, "rejected", (json_int_t)res->stats.entries_rejected,
+                "next_index", (json_int_t)res->ima_next_index, "boot", "events", (json_int_t)res->stats.boot_events);
+}
+
+static int claim(enum dw_round_check c)
+{
+        switch (c) {
+        case DW_ROUND_PASSED:
+        case DW_ROUND_PASSED_EARLIER:
+                return TV_AFFIRMING;
+        case DW_ROUND_FAILED:
+                return TV_CONTRAINDICATED;
+        default:
+                return TV_NONE;
+        }
+}
+
+/* instance-identity: the enrolled AK signed a fresh quote; hardware: a TPM whose EK chains to a manufacturer CA
+ * (enrollment) is behind it; executables: the runtime policy; configuration: measured boot. */
+static json_t *trustworthiness_json(const struct dw_round_result *res)
+{
+        int quote = claim(res->checks.quote);
+
+        return json_pack("{s:i, s:i, s:i, s:i}", "instance-identity", quote, "hardware",
+                         quote == TV_AFFIRMING ? TV_AFFIRMING : TV_NONE, "executables",
+                         claim(res->checks.runtime_policy), "configuration", claim(res->checks.boot_policy));
+}
+
+static int ak_load(const struct vf_gateway *g, TPMT_PUBLIC *ret_public, EVP_PKEY **ret_key, char *why, size_t why_size)
+{
+        struct dw_error err = {};
+        int r;
+
+        r = dw_tpm_public_parse(g->ak_public, g->ak_public_size, ret_public, &err);
+        if (r == 0)
+                r = dw_tpm_public_to_pkey(ret_public, ret_key);
+        if (r < 0)
+                snprintf(why, why_size, "the enrolled AK is unusable: %s", err.msg[0] ? err.msg : strerror(-r));
+        return r;
+}
+
+static void policy_id(const struct vf_round_policies *p, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s%s%s", p->runtime ? vf_policy_ref_id(p->runtime) : "", p->runtime && p->boot ? "," : "",
+                 p->boot ? vf_policy_ref_id(p->boot) : "");
+}
+
+static int output_fill(const struct dw_round_result *res, const struct dw_round_state *before,
+                       struct vf_round_output *o)
+{
+        int r;
+
+        o->verdict = status_of(res->verdict);
+        o->round = res->state.rounds;
+        o->reasons = reasons_json(res);
+        o->report = report_json(res);
+        o->trustworthiness = trustworthiness_json(res);
+        if (!o->reasons || !o->report || !o->trustworthiness)
+                return -ENOMEM;
+        r = dw_round_state_serialize(&res->state, &o->state, &o->state_size);
+        if (r < 0)
+                return r;
+        o->ima_from = res->ima_next_index - res->stats.entries_consumed;
+        if (res->stats.entries_consumed == 0)
+                o->ima_from = before->ima_next_index;
+        o->ima_next_index = res->ima_next_index;
+        o->boot_log_required = res->boot_log_needed;
+        o->entries_consumed = res->stats.entries_consumed;
+        return 0;
+}
+
+int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const uint8_t *nonce,
+                   size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now, struct vf_round_output *ret,
+                   char *why, size_t why_size)
+{
+        _cleanup_(dw_pkey_freep) EVP_PKEY *ak = NULL;
+        _cleanup_free_ struct dw_round_result *res = NULL;
+        _cleanup_free_ struct dw_round_state *state = NULL;
+        struct vf_round_output o = {};
+        struct dw_round_ctx *ctx;
+        TPMT_PUBLIC ak_public;
+        int r;
+
+        res = malloc(sizeof(*res));
+        state = malloc(sizeof(*state));
+        if (!res || !state)
+                return -ENOMEM;
+        r = state_load(g->state, g->state_size, state, why, why_size);
+        if (r < 0)
+                return r;
+        r = ak_load(g, &ak_public, &ak, why, why_size);
+        if (r < 0)
+                return r;
+        r = thread_ctx(&ctx);
+        if (r < 0)
+                return r;
+        r = dw_attest_round(ctx, state,
+                            &(struct dw_round_expect){
+                                    .ak = ak,
+                                    .ak_public = &ak_public,
+                                    .nonce = nonce,
+                                    .nonce_size = nonce_size,
+                                    .now = now,
+                                    .runtime_policy = vf_policy_ref_runtime(policies->runtime),
+                                    .boot_policy = vf_policy_ref_boot(policies->boot),
+                            },
+                            ev, res);
+        if (r < 0) {
+                snprintf(why, why_size, "the round could not run: %s", strerror(-r));
+                return r;
+        }
+        policy_id(policies, o.policy_id, sizeof(o.policy_id));
+        r = output_fill(res, state, &o);
+        if (r < 0) {
+                vf_round_output_done(&o);
+                snprintf(why, why_size, "out of memory");
+                return r;
+        }
+        *ret = o;
+        return 0;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One attestation round of one gateway, as the daemon runs it: the policies in effect for the gateway, then the
+ * pure decision of lib/attest-round (quote, boot log, incremental IMA replay to the quoted PCR 10, policies) from
+ * the gateway's persisted state, turned into what the daemon stores and answers: the verdict, the reasons as JSON,
+ * the new serialized state, where the next round starts, and the EAR trustworthiness claims. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "attest-round.h"
+#include "policy-cache.h"
+#include "verifier.h"
+
+struct vf_round_policies {
+        struct vf_policy_ref *runtime; /* NULL: none assigned */
+        struct vf_policy_ref *boot;
+};
+
+void vf_round_policies_done(struct vf_round_policies *p);
+
+/* The policies in effect for a gateway now. -ENOENT/-EBADMSG (msg says which and why) when an assigned policy does
+ * not exist or does not load: the round cannot be judged. */
+int vf_round_policies_acquire(struct verifier *v, const char *gateway_id, struct vf_round_policies *ret, char *msg,
+                              size_t msg_size);
+
+struct vf_round_output {
+        enum vf_status verdict;
+        uint64_t round;          /* this round's number (1-based) */
+        json_t *reasons;         /* [{"kind", "sticky", "earlier", "round", "index", "path", "digest", "rule",
+                                  *   "message"}] */
+        json_t *report;          /* {"checks": {...}, "notes", "reboot", "ima": {...}, "boot": {...}} */
+        json_t *trustworthiness; /* the EAR trustworthiness vector */
+        char policy_id[200];     /* "runtime:NAME@V,boot:NAME@V" or "" */
+        uint8_t *state;          /* serialized new state */
+        size_t state_size;
+        uint64_t ima_from;       /* the first entry index this round consumed */
+        uint64_t ima_next_index; /* where the next round starts */
+        bool boot_log_required;  /* the next round must carry the boot log */
+        uint64_t entries_consumed;
+};
+
+void vf_round_output_done(struct vf_round_output *o);
+
+/* Judges a round. g is the gateway as loaded (its state), now the wall clock in usec. Returns 0 with *ret set for
+ * any verdict; a negative errno only when the round could not run (a damaged state, out of memory), with why. */
+int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const uint8_t *nonce,
+                   size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now, struct vf_round_output *ret,
+                   char *why, size_t why_size);
+
+/* The state of a newly enrolled gateway, serialized. */
+int vf_round_initial_state(enum dw_hash_alg bank, uint8_t **ret, size_t *ret_size);
+/* What the gateway must quote next, in tpm2-tools syntax, from its serialized state. */
+int vf_round_pcr_selection(const uint8_t *state, size_t state_size, char *buf, size_t size);
+/* The status to show for a state now (unknown when its last round is older than max_age_usec, untrusted while
+ * sticky failures are pending). */
+int vf_round_state_status(const uint8_t *state, size_t state_size, uint64_t now, uint64_t max_age_usec,
+                          enum vf_status *ret);
+/* Acknowledges sticky failures through a round (0: all); the new serialized state and how many were cleared. */
+int vf_round_acknowledge(const uint8_t *state, size_t state_size, uint64_t through_round, uint8_t **ret,
+                         size_t *ret_size, uint32_t *ret_cleared);

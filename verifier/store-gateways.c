@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/* The store: gateways, pending enrollments and nonces. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "store-internal.h"
+#include "util.h"
+
+/* ---- gateways ------------------------------------------------------------------------------------------------ */
+
+void vf_gateway_done(struct vf_gateway *g)
+{
+        free(g->state);
+        g->state = NULL;
+        g->state_size = 0;
+}
+
+#define GATEWAY_COLUMNS                                                                                                \
+        "id, grp, ek_public, ak_public, event_key_public, ek_name, ak_name, cert_fingerprint, cert_serial, "           \
+        "cert_not_after, tpm_manufacturer, status, status_since, enrolled_at, last_round_at, last_verdict_at, "        \
+        "rounds, ima_next_index, boot_log_required, state"
+
+static int gateway_from_row(sqlite3_stmt *st, struct vf_gateway *ret)
+{
+        struct vf_gateway g = {};
+        char status[16];
+        int n, r = 0;
+
+        sql_column_text(st, 0, g.id, sizeof(g.id));
+        sql_column_text(st, 1, g.group, sizeof(g.group));
+        r = sql_column_blob(st, 2, g.ek_public, sizeof(g.ek_public), &g.ek_public_size);
+        if (r == 0)
+                r = sql_column_blob(st, 3, g.ak_public, sizeof(g.ak_public), &g.ak_public_size);
+        if (r == 0)
+                r = sql_column_blob(st, 4, g.event_key_public, sizeof(g.event_key_public), &g.event_key_public_size);
+        if (r < 0)
+                return r;
+        sql_column_text(st, 5, g.ek_name, sizeof(g.ek_name));
+        sql_column_text(st, 6, g.ak_name, sizeof(g.ak_name));
+        sql_column_text(st, 7, g.cert_fingerprint, sizeof(g.cert_fingerprint));
+        sql_column_text(st, 8, g.cert_serial, sizeof(g.cert_serial));
+        g.cert_not_after = sql_column_u64(st, 9);
+        sql_column_text(st, 10, g.tpm_manufacturer, sizeof(g.tpm_manufacturer));
+        sql_column_text(st, 11, status, sizeof(status));
+        g.status = vf_status_from_name(status);
+        if (g.status < 0)
+                g.status = VF_STATUS_UNKNOWN;
+        g.status_since = sql_column_u64(st, 12);
+        g.enrolled_at = sql_column_u64(st, 13);
+        g.last_round_at = sql_column_u64(st, 14);
+        g.last_verdict_at = sql_column_u64(st, 15);
+        g.rounds = sql_column_u64(st, 16);
+        g.ima_next_index = sql_column_u64(st, 17);
+        g.boot_log_required = sqlite3_column_int(st, 18) != 0;
+        n = sqlite3_column_bytes(st, 19);
+        if (n > 0) {
+                g.state = malloc((size_t)n);
+                if (!g.state)
+                        return -ENOMEM;
+                memcpy(g.state, sqlite3_column_blob(st, 19), (size_t)n);
+                g.state_size = (size_t)n;
+        }
+        *ret = g;
+        return 0;
+}
+
+static int gateway_get_locked(struct vf_store *s, const char *id, struct vf_gateway *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "SELECT " GATEWAY_COLUMNS " FROM gateways WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, id);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return gateway_from_row(st, ret);
+}
+
+int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *ret)
+{
+        STORE_LOCKED(s);
+        return gateway_get_locked(s, id, ret);
+}
+
+int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_hex, char ret_id[static 65])
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_prepare(s, "SELECT id FROM gateways WHERE cert_fingerprint = ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, fingerprint_hex);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        sql_column_text(st, 0, ret_id, 65);
+        return 0;
+}
+
+/* Who else holds this EK: "ek-in-use" when another gateway does. */
+static int ek_owner_check(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "SELECT id FROM gateways WHERE ek_name = ? AND id != ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, g->ek_name);
+        sql_bind_text(st, 2, g->id);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                *ret_conflict = "ek-in-use";
+                return -EEXIST;
+        }
+        return 0;
+}
+
+static int gateway_insert(struct vf_store *s, const struct vf_gateway *g)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(
+                s,
+                "INSERT INTO gateways (id, grp, ek_public, ak_public, event_key_public, ek_name, ak_name, "
+                "cert_fingerprint, cert_serial, cert_not_after, tpm_manufacturer, status, status_since, "
+                "enrolled_at, boot_log_required, ima_next_index, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "'unknown', ?, ?, ?, ?, ?)",
+                &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, g->id);
+        sql_bind_text(st, 2, g->group);
+        sql_bind_blob(st, 3, g->ek_public, g->ek_public_size);
+        sql_bind_blob(st, 4, g->ak_public, g->ak_public_size);
+        sql_bind_blob(st, 5, g->event_key_public, g->event_key_public_size);
+        sql_bind_text(st, 6, g->ek_name);
+        sql_bind_text(st, 7, g->ak_name);
+        sql_bind_text(st, 8, g->cert_fingerprint);
+        sql_bind_text(st, 9, g->cert_serial);
+        sql_bind_u64(st, 10, g->cert_not_after);
+        sql_bind_text(st, 11, g->tpm_manufacturer);
+        sql_bind_u64(st, 12, g->enrolled_at);
+        sql_bind_u64(st, 13, g->enrolled_at);
+        sqlite3_bind_int(st, 14, g->boot_log_required);
+        sql_bind_u64(st, 15, g->ima_next_index);
+        sql_bind_blob(st, 16, g->state, g->state_size);
+        return sql_step_done(s, st);
+}
+
+/* Same TPM enrolling again (lost its TLS key, re-installed): new certificate and event key, state kept. */
+static int gateway_reenroll(struct vf_store *s, const struct vf_gateway *g)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s,
+                        "UPDATE gateways SET event_key_public = ?, cert_fingerprint = ?, cert_serial = ?, "
+                        "cert_not_after = ?, tpm_manufacturer = ? WHERE id = ?",
+                        &st);
+        if (r < 0)
+                return r;
+        sql_bind_blob(st, 1, g->event_key_public, g->event_key_public_size);
+        sql_bind_text(st, 2, g->cert_fingerprint);
+        sql_bind_text(st, 3, g->cert_serial);
+        sql_bind_u64(st, 4, g->cert_not_after);
+        sql_bind_text(st, 5, g->tpm_manufacturer);
+        sql_bind_text(st, 6, g->id);
+        return sql_step_done(s, st);
+}
+
+static int enroll_locked(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict)
+{
+        struct vf_gateway old = {};
+        int r;
+
+        r = ek_owner_check(s, g, ret_conflict);
+        if (r < 0)
+                return r;
+        r = gateway_get_locked(s, g->id, &old);
+        if (r == -ENOENT)
+                return gateway_insert(s, g);
+        if (r < 0)
+                return r;
+        vf_gateway_done(&old);
+        if (strcmp(old.ek_name, g->ek_name) != 0) {
+                *ret_conflict = "ek";
+                return -EEXIST;
+        }
+        if (strcmp(old.ak_name, g->ak_name) != 0) {
+                *ret_conflict = "ak";
+                return -EEXIST;
+        }
+        return gateway_reenroll(s, g);
+}
+
+int vf_store_gateway_enroll(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict)
+{
+        const char *conflict = "certificate";
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        r = sql_end(s, enroll_locked(s, g, &conflict));
+        if (r == -EEXIST && ret_conflict)
+                *ret_conflict = conflict;
+        return r;
+}
+
+int vf_store_gateway_delete(struct vf_store *s, const char *id)
+{
+        static const char *const sql[] = {
+                "DELETE FROM verdicts WHERE gateway_id = ?1",
+                "DELETE FROM nonces WHERE gateway_id = ?1",
+                "DELETE FROM enrollments WHERE gateway_id = ?1",
+                "DELETE FROM assignments WHERE target_kind = 'gateway' AND target = ?1",
+                "DELETE FROM gateways WHERE id = ?1",
+        };
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_begin(s);
+        for (size_t i = 0; r == 0 && i < ELEMENTSOF(sql); i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+                r = sql_prepare(s, sql[i], &st);
+                if (r < 0)
+                        break;
+                sql_bind_text(st, 1, id);
+                r = sql_step_done(s, st);
+                if (r == 0 && i == ELEMENTSOF(sql) - 1 && sqlite3_changes(s->db) == 0)
+                        r = -ENOENT;
+        }
+        return sql_end(s, r);
+}
+
+/* ---- enrollments --------------------------------------------------------------------------------------------- */
+
+void vf_enrollment_done(struct vf_enrollment *e)
+{
+        free(e->csr_pem);
+        e->csr_pem = NULL;
+        OPENSSL_cleanse(e->proof, sizeof(e->proof));
+}
+
+int vf_store_enrollment_put(struct vf_store *s, const struct vf_enrollment *e)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_prepare(
+                s,
+                "INSERT OR REPLACE INTO enrollments (gateway_id, ek_public, ak_public, event_key_public, ek_name, "
+                "ak_name, tpm_manufacturer, nonce, proof, csr, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, e->gateway_id);
+        sql_bind_blob(st, 2, e->ek_public, e->ek_public_size);
+        sql_bind_blob(st, 3, e->ak_public, e->ak_public_size);
+        sql_bind_blob(st, 4, e->event_key_public, e->event_key_public_size);
+        sql_bind_text(st, 5, e->ek_name);
+        sql_bind_text(st, 6, e->ak_name);
+        sql_bind_text(st, 7, e->tpm_manufacturer);
+        sql_bind_blob(st, 8, e->nonce, sizeof(e->nonce));
+        sql_bind_blob(st, 9, e->proof, sizeof(e->proof));
+        sql_bind_text(st, 10, e->csr_pem);
+        sql_bind_u64(st, 11, e->expires);
+        return sql_step_done(s, st);
+}
+
+static int enrollment_from_row(sqlite3_stmt *st, struct vf_enrollment *ret)
+{
+        struct vf_enrollment e = {};
+        size_t n;
+        int r;
+
+        sql_column_text(st, 0, e.gateway_id, sizeof(e.gateway_id));
+        r = sql_column_blob(st, 1, e.ek_public, sizeof(e.ek_public), &e.ek_public_size);
+        if (r == 0)
+                r = sql_column_blob(st, 2, e.ak_public, sizeof(e.ak_public), &e.ak_public_size);
+        if (r == 0)
+                r = sql_column_blob(st, 3, e.event_key_public, sizeof(e.event_key_public), &e.event_key_public_size);
+        if (r == 0)
+                r = sql_column_blob(st, 7, e.nonce, sizeof(e.nonce), &n);
+        if (r == 0 && n != sizeof(e.nonce))
+                r = -EIO;
+        if (r == 0)
+                r = sql_column_blob(st, 8, e.proof, sizeof(e.proof), &n);
+        if (r == 0 && n != sizeof(e.proof))
+                r = -EIO;
+        if (r < 0)
+                return r;
+        sql_column_text(st, 4, e.ek_name, sizeof(e.ek_name));
+        sql_column_text(st, 5, e.ak_name, sizeof(e.ak_name));
+        sql_column_text(st, 6, e.tpm_manufacturer, sizeof(e.tpm_manufacturer));
+        e.csr_pem = strdup(sqlite3_column_text(st, 9) ? (const char *)sqlite3_column_text(st, 9) : "");
+        if (!e.csr_pem)
+                return -ENOMEM;
+        e.expires = sql_column_u64(st, 10);
+        *ret = e;
+        return 0;
+}
+
+static int enrollment_take_locked(struct vf_store *s, const char *gateway_id, struct vf_enrollment *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL, *del = NULL;
+        int r;
+
+        r = sql_prepare(
+                s,
+                "SELECT gateway_id, ek_public, ak_public, event_key_public, ek_name, ak_name, tpm_manufacturer, "
+                "nonce, proof, csr, expires FROM enrollments WHERE gateway_id = ?",
+                &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, gateway_id);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = sql_prepare(s, "DELETE FROM enrollments WHERE gateway_id = ?", &del);
+        if (r < 0)
+                return r;
+        sql_bind_text(del, 1, gateway_id);
+        r = sql_step_done(s, del);
+        if (r < 0)
+                return r;
+        return enrollment_from_row(st, ret);
+}
+
+int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct vf_enrollment *ret)
+{
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        return sql_end(s, enrollment_take_locked(s, gateway_id, ret));
+}
+
+/* ---- nonces -------------------------------------------------------------------------------------------------- */
+
+/* A gateway keeps at most VF_NONCES_OUTSTANDING unused nonces: issuing one more forgets the oldest. */
+static int nonces_cap(struct vf_store *s, const char *gateway_id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s,
+                        "DELETE FROM nonces WHERE gateway_id = ?1 AND used = 0 AND nonce NOT IN (SELECT nonce FROM "
+                        "nonces WHERE gateway_id = ?1 AND used = 0 ORDER BY expires DESC LIMIT ?2)",
+                        &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, gateway_id);
+        sql_bind_u64(st, 2, VF_NONCES_OUTSTANDING - 1);
+        return sql_step_done(s, st);
+}
+
+static int nonce_insert(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "INSERT INTO nonces (nonce, gateway_id, expires) VALUES (?, ?, ?)", &st);
+        if (r < 0)
+                return r;
+        sql_bind_blob(st, 1, nonce, size);
+        sql_bind_text(st, 2, gateway_id);
+        sql_bind_u64(st, 3, expires);
+        return sql_step_done(s, st);
+}
+
+int vf_store_nonce_put(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires)
+{
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        r = nonces_cap(s, gateway_id);
+        if (r == 0)
+                r = nonce_insert(s, gateway_id, nonce, size, expires);
+        return sql_end(s, r);
+}
+
+static int nonce_consume_locked(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size,
+                                uint64_t now, enum vf_nonce_result *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL, *upd = NULL;
+        char owner[65];
+        bool used, expired;
+        int r;
+
+        r = sql_prepare(s, "SELECT gateway_id, expires, used FROM nonces WHERE nonce = ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_blob(st, 1, nonce, size);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        sql_column_text(st, 0, owner, sizeof(owner));
+        if (r == 0 || strcmp(owner, gateway_id) != 0) {
+                *ret = VF_NONCE_UNKNOWN;
+                return 0;
+        }
+        used = sqlite3_column_int(st, 2) != 0;
+        expired = sql_column_u64(st, 1) < now;
+        if (used) {
+                *ret = VF_NONCE_REUSED;
+                return 0;
+        }
+        r = sql_prepare(s, "UPDATE nonces SET used = 1 WHERE nonce = ?", &upd);
+        if (r < 0)
+                return r;
+        sql_bind_blob(upd, 1, nonce, size);
+        r = sql_step_done(s, upd);
+        if (r < 0)
+                return r;
+        *ret = expired ? VF_NONCE_EXPIRED : VF_NONCE_OK;
+        return 0;
+}
+
+int vf_store_nonce_consume(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t now,
+                           enum vf_nonce_result *ret)
+{
+        enum vf_nonce_result result = VF_NONCE_UNKNOWN;
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        r = sql_end(s, nonce_consume_locked(s, gateway_id, nonce, size, now, &result));
+        if (r < 0)
+                return r;
+        *ret = result;
+        return 0;
+}
+
+int vf_store_nonces_prune(struct vf_store *s, uint64_t before)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        STORE_LOCKED(s);
+        r = sql_prepare(s, "DELETE FROM nonces WHERE expires < ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_u64(st, 1, before);
+        return sql_step_done(s, st);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by the verifier/store*.c files only: the connection, its lock, and thin SQLite helpers that log database
+ * errors and map them to negative errnos (SQLITE_CONSTRAINT -> -EEXIST, SQLITE_BUSY -> -EBUSY, else -EIO). */
+
+#include <pthread.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct vf_store {
+        sqlite3 *db;
+        pthread_mutex_t lock;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+static inline void store_lock(struct vf_store *s)
+{
+        pthread_mutex_lock(&s->lock);
+}
+
+static inline void store_unlockp(struct vf_store **s)
+{
+        if (*s)
+                pthread_mutex_unlock(&(*s)->lock);
+}
+
+/* Takes the store's lock until the end of the scope. */
+#define STORE_LOCKED(s)                                                                                                \
+        _cleanup_(store_unlockp) struct vf_store *_locked_ = (s);                                                      \
+        store_lock(_locked_)
+
+int sql_error(struct vf_store *s, int rc, const char *what);
+int sql_prepare(struct vf_store *s, const char *sql, sqlite3_stmt **ret);
+int sql_exec(struct vf_store *s, const char *sql);
+/* Runs a statement that returns no rows. */
+int sql_step_done(struct vf_store *s, sqlite3_stmt *st);
+/* 1 for a row, 0 at the end. */
+int sql_step_row(struct vf_store *s, sqlite3_stmt *st);
+/* NULL binds NULL. */
+void sql_bind_text(sqlite3_stmt *st, int i, const char *s);
+void sql_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t size);
+void sql_bind_u64(sqlite3_stmt *st, int i, uint64_t v);
+uint64_t sql_column_u64(sqlite3_stmt *st, int i);
+/* A text column into a buffer ("" for NULL), truncated to size. */
+void sql_column_text(sqlite3_stmt *st, int i, char *buf, size_t size);
+/* A blob column into a fixed buffer; -EIO when it does not fit. */
+int sql_column_blob(sqlite3_stmt *st, int i, uint8_t *buf, size_t size, size_t *ret_size);
+/* A text column as a JSON string, or null. */
+json_t *sql_column_json(sqlite3_stmt *st, int i);
+/* BEGIN IMMEDIATE. */
+int sql_begin(struct vf_store *s);
+/* Commits when r is 0, rolls back otherwise; returns r or the commit's error. */
+int sql_end(struct vf_store *s, int r);
+/* An RFC 3339 time, or null for 0. */
+json_t *json_time(uint64_t usec);

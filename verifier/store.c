@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/* The store: opening the database, its schema and migrations, and the SQLite helpers of store-internal.h. The
+ * tables are used by store-gateways.c (gateways, enrollments, nonces), store-rounds.c (rounds, verdicts) and
+ * store-policies.c (policies, assignments, the read API). */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store-internal.h"
+#include "util.h"
+
+/* Migrations: migrations[i] takes the schema from version i to i + 1. Never edit a released one; append. */
+static const char *const migrations[] = {
+        /* 0 -> 1: the initial schema. */
+        "CREATE TABLE gateways ("
+        "  id TEXT PRIMARY KEY,"
+        "  grp TEXT NOT NULL,"
+        "  ek_public BLOB NOT NULL,"
+        "  ak_public BLOB NOT NULL,"
+        "  event_key_public BLOB NOT NULL,"
+        "  ek_name TEXT NOT NULL UNIQUE,"
+        "  ak_name TEXT NOT NULL,"
+        "  cert_fingerprint TEXT NOT NULL UNIQUE,"
+        "  cert_serial TEXT NOT NULL,"
+        "  cert_not_after INTEGER NOT NULL,"
+        "  tpm_manufacturer TEXT NOT NULL DEFAULT '',"
+        "  status TEXT NOT NULL,"
+        "  status_since INTEGER NOT NULL,"
+        "  enrolled_at INTEGER NOT NULL,"
+        "  last_round_at INTEGER NOT NULL DEFAULT 0,"
+        "  last_verdict_at INTEGER NOT NULL DEFAULT 0,"
+        "  rounds INTEGER NOT NULL DEFAULT 0,"
+        "  ima_next_index INTEGER NOT NULL DEFAULT 0,"
+        "  boot_log_required INTEGER NOT NULL DEFAULT 1,"
+        "  state BLOB"
+        ");"
+        "CREATE TABLE enrollments ("
+        "  gateway_id TEXT PRIMARY KEY,"
+        "  ek_public BLOB NOT NULL,"
+        "  ak_public BLOB NOT NULL,"
+        "  event_key_public BLOB NOT NULL,"
+        "  ek_name TEXT NOT NULL,"
+        "  ak_name TEXT NOT NULL,"
+        "  tpm_manufacturer TEXT NOT NULL,"
+        "  nonce BLOB NOT NULL,"
+        "  proof BLOB NOT NULL,"
+        "  csr TEXT NOT NULL,"
+        "  expires INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE nonces ("
+        "  nonce BLOB PRIMARY KEY,"
+        "  gateway_id TEXT NOT NULL,"
+        "  expires INTEGER NOT NULL,"
+        "  used INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX nonces_expires ON nonces(expires);"
+        "CREATE TABLE verdicts ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  gateway_id TEXT NOT NULL,"
+        "  time INTEGER NOT NULL,"
+        "  verdict TEXT NOT NULL,"
+        "  reasons TEXT NOT NULL,"
+        "  ima_from INTEGER NOT NULL DEFAULT 0,"
+        "  ima_to INTEGER NOT NULL DEFAULT 0,"
+        "  nonce TEXT,"
+        "  token TEXT,"
+        "  latency_usec INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE INDEX verdicts_gateway ON verdicts(gateway_id, id);"
+        "CREATE TABLE policies ("
+        "  kind TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  body BLOB NOT NULL,"
+        "  sha256 TEXT NOT NULL,"
+        "  created INTEGER NOT NULL,"
+        "  PRIMARY KEY (kind, name, version)"
+        ");"
+        "CREATE TABLE assignments ("
+        "  target_kind TEXT NOT NULL,"
+        "  target TEXT NOT NULL,"
+        "  policy_kind TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  PRIMARY KEY (target_kind, target, policy_kind)"
+        ");",
+};
+
+static const char *const status_names[_VF_STATUS_MAX] = {
+        [VF_STATUS_UNKNOWN] = "unknown",
+        [VF_STATUS_TRUSTED] = "trusted",
+        [VF_STATUS_UNTRUSTED] = "untrusted",
+};
+
+const char *vf_status_name(enum vf_status s)
+{
+        return s >= 0 && s < _VF_STATUS_MAX ? status_names[s] : NULL;
+}
+
+enum vf_status vf_status_from_name(const char *name)
+{
+        for (enum vf_status s = 0; s < _VF_STATUS_MAX; s++)
+                if (name && strcmp(name, status_names[s]) == 0)
+                        return s;
+        return _VF_STATUS_INVALID;
+}
+
+static const char *const kind_names[_VF_POLICY_KIND_MAX] = {
+        [VF_POLICY_RUNTIME] = "runtime",
+        [VF_POLICY_BOOT] = "boot",
+};
+
+const char *vf_policy_kind_name(enum vf_policy_kind k)
+{
+        return k >= 0 && k < _VF_POLICY_KIND_MAX ? kind_names[k] : NULL;
+}
+
+enum vf_policy_kind vf_policy_kind_from_name(const char *name)
+{
+        for (enum vf_policy_kind k = 0; k < _VF_POLICY_KIND_MAX; k++)
+                if (name && strcmp(name, kind_names[k]) == 0)
+                        return k;
+        return _VF_POLICY_KIND_INVALID;
+}
+
+const char *vf_nonce_result_name(enum vf_nonce_result r)
+{
+        static const char *const names[] = {
+                [VF_NONCE_OK] = "ok",
+                [VF_NONCE_UNKNOWN] = "nonce-unknown",
+                [VF_NONCE_REUSED] = "nonce-reused",
+                [VF_NONCE_EXPIRED] = "nonce-expired",
+        };
+
+        return r < ELEMENTSOF(names) ? names[r] : NULL;
+}
+
+/* ---- plumbing ------------------------------------------------------------------------------------------------ */
+
+int sql_error(struct vf_store *s, int rc, const char *what)
+{
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+                return -EEXIST;
+        vf_log(VF_LOG_ERROR, "database", "%s: %s (%d)", what, sqlite3_errmsg(s->db), rc);
+        return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
+}
+
+int sql_prepare(struct vf_store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+        if (rc != SQLITE_OK)
+                return sql_error(s, rc, sql);
+        return 0;
+}
+
+int sql_exec(struct vf_store *s, const char *sql)
+{
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+        if (rc != SQLITE_OK)
+                return sql_error(s, rc, sql);
+        return 0;
+}
+
+/* Runs a statement that returns no rows. */
+int sql_step_done(struct vf_store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+
+        if (rc != SQLITE_DONE)
+                return sql_error(s, rc, sqlite3_sql(st));
+        return 0;
+}
+
+/* 1 for a row, 0 at the end. */
+int sql_step_row(struct vf_store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return sql_error(s, rc, sqlite3_sql(st));
+}
+
+void sql_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+        if (s)
+                sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+void sql_bind_blob(sqlite3_stmt *st, int i, const void *data, size_t size)
+{
+        if (data)
+                sqlite3_bind_blob64(st, i, data ? data : "", size, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+void sql_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+        sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+uint64_t sql_column_u64(sqlite3_stmt *st, int i)
+{
+        sqlite3_int64 v = sqlite3_column_int64(st, i);
+
+        return v < 0 ? 0 : (uint64_t)v;
+}
+
+void sql_column_text(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+
+        snprintf(buf, size, "%s", t ? (const char *)t : "");
+}
+
+/* Copies a blob column into a fixed buffer; -EIO when it does not fit. */
+int sql_column_blob(sqlite3_stmt *st, int i, uint8_t *buf, size_t size, size_t *ret_size)
+{
+        const void *p = sqlite3_column_blob(st, i);
+        int n = sqlite3_column_bytes(st, i);
+
+        if (n < 0 || (size_t)n > size)
+                return -EIO;
+        if (n > 0)
+                memcpy(buf, p, (size_t)n);
+        *ret_size = (size_t)n;
+        return 0;
+}
+
+json_t *sql_column_json(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+
+        return t ? json_string((const char *)t) : json_null();
+}
+
+int sql_begin(struct vf_store *s)
+{
+        return sql_exec(s, "BEGIN IMMEDIATE");
+}
+
+/* Commits when r is 0, rolls back otherwise; returns r or the commit's error. */
+int sql_end(struct vf_store *s, int r)
+{
+        if (r < 0) {
+                (void)sql_exec(s, "ROLLBACK");
+                return r;
+        }
+        r = sql_exec(s, "COMMIT");
+        if (r < 0)
+                (void)sql_exec(s, "ROLLBACK");
+        return r;
+}
+
+json_t *json_time(uint64_t usec)
+{
+        char buf[32];
+
+        if (usec == 0)
+                return json_null();
+        return json_string(vf_format_time(usec, buf, sizeof(buf)));
+}
+
+/* ---- open and migrate ---------------------------------------------------------------------------------------- */
+
+static int read_version(struct vf_store *s, int *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", &st);
+        if (r < 0)
+                return r;
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        if (sqlite3_column_int(st, 0) == 0) {
+                *ret = 0;
+                return 0;
+        }
+        sqlite3_finalize(TAKE_PTR(st));
+        r = sql_prepare(s, "SELECT version FROM schema_version", &st);
+        if (r < 0)
+                return r;
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        *ret = r == 0 ? 0 : sqlite3_column_int(st, 0);
+        return 0;
+}
+
+static int migrate_one(struct vf_store *s, int from)
+{
+        _cleanup_free_ char *set =
+                vf_strprintf("DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", from + 1);
+        int r;
+
+        if (!set)
+                return -ENOMEM;
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        r = sql_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        if (r == 0)
+                r = sql_exec(s, migrations[from]);
+        if (r == 0)
+                r = sql_exec(s, set);
+        return sql_end(s, r);
+}
+
+static int migrate(struct vf_store *s, char *msg, size_t msg_size)
+{
+        int version, r;
+
+        r = read_version(s, &version);
+        if (r < 0) {
+                snprintf(msg, msg_size, "cannot read the schema version: %s", sqlite3_errmsg(s->db));
+                return r;
+        }
+        if (version > (int)ELEMENTSOF(migrations)) {
+                snprintf(msg, msg_size, "the database has schema version %d, newer than this verifier's %zu", version,
+                         ELEMENTSOF(migrations));
+                return -EPROTONOSUPPORT;
+        }
+        for (int v = version; v < (int)ELEMENTSOF(migrations); v++) {
+                r = migrate_one(s, v);
+                if (r < 0) {
+                        snprintf(msg, msg_size, "migration to schema version %d failed: %s", v + 1,
+                                 sqlite3_errmsg(s->db));
+                        return r;
+                }
+                vf_log(VF_LOG_INFO, "database-migrated", "schema version %d -> %d", v, v + 1);
+        }
+        return 0;
+}
+
+static int configure(struct vf_store *s, char *msg, size_t msg_size)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        const unsigned char *mode;
+        int r;
+
+        sqlite3_busy_timeout(s->db, 5000);
+        r = sql_prepare(s, "PRAGMA journal_mode = WAL", &st);
+        if (r == 0)
+                r = sql_step_row(s, st);
+        mode = r > 0 ? sqlite3_column_text(st, 0) : NULL;
+        if (!mode || strcmp((const char *)mode, "wal") != 0) {
+                snprintf(msg, msg_size, "cannot switch the database to WAL mode: %s", sqlite3_errmsg(s->db));
+                return -EIO;
+        }
+        r = sql_exec(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
+        if (r < 0)
+                snprintf(msg, msg_size, "cannot configure the database: %s", sqlite3_errmsg(s->db));
+        return r;
+}
+
+int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg_size)
+{
+        _cleanup_(vf_store_closep) struct vf_store *s = NULL;
+        int rc, r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        pthread_mutex_init(&s->lock, NULL);
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                snprintf(msg, msg_size, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                return -EIO;
+        }
+        r = configure(s, msg, msg_size);
+        if (r < 0)
+                return r;
+        r = migrate(s, msg, msg_size);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void vf_store_close(struct vf_store *s)
+{
+        if (!s)
+                return;
+        sqlite3_close(s->db);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+int vf_store_schema_version(struct vf_store *s, int *ret)
+{
+        STORE_LOCKED(s);
+        return read_version(s, ret);
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The verifier's persistent state in SQLite (WAL): gateways and their incremental attestation state, pending
+ * enrollments, nonces, verdict history, policies and their assignments. Every change is one transaction; the schema
+ * carries its version (table schema_version) and is migrated forward on open. One connection behind a mutex: every
+ * function here is thread-safe. Functions return a negative errno: -ENOENT for what is not there, -EEXIST for a
+ * uniqueness conflict, -ESTALE for an optimistic-concurrency conflict, -EIO for a database error (logged). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "macro.h"
+
+#define VF_STORE_SCHEMA_VERSION 1
+
+struct vf_store;
+
+/* Opens (creating it if needed) and migrates the database. msg says why on failure. */
+int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg_size);
+void vf_store_close(struct vf_store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vf_store *, vf_store_close);
+int vf_store_schema_version(struct vf_store *s, int *ret);
+
+/* ---- gateways ---------------------------------------------------------------------------------------------- */
+
+#define VF_TPM_PUBLIC_MAX sizeof(TPM2B_PUBLIC)
+
+enum vf_status {
+        VF_STATUS_UNKNOWN, /* enrolled, no fresh evidence (never attested, or past the deadline) */
+        VF_STATUS_TRUSTED,
+        VF_STATUS_UNTRUSTED,
+        _VF_STATUS_MAX,
+        _VF_STATUS_INVALID = -EINVAL,
+};
+
+const char *vf_status_name(enum vf_status s); /* "unknown", "trusted", "untrusted" */
+enum vf_status vf_status_from_name(const char *name);
+
+struct vf_gateway {
+        char id[65];
+        char group[65];
+        uint8_t ek_public[VF_TPM_PUBLIC_MAX]; /* marshalled TPM2B_PUBLIC */
+        size_t ek_public_size;
+        uint8_t ak_public[VF_TPM_PUBLIC_MAX];
+        size_t ak_public_size;
+        uint8_t event_key_public[VF_TPM_PUBLIC_MAX];
+        size_t event_key_public_size;
+        char ek_name[2 * sizeof(TPMU_NAME) + 1]; /* hex; unique over all gateways */
+        char ak_name[2 * sizeof(TPMU_NAME) + 1];
+        char cert_fingerprint[65]; /* hex SHA-256 of the DER client certificate issued at enrollment */
+        char cert_serial[41];
+        uint64_t cert_not_after; /* usec */
+        char tpm_manufacturer[64];
+        enum vf_status status;
+        uint64_t status_since; /* usec */
+        uint64_t enrolled_at;
+        uint64_t last_round_at;   /* 0: never */
+        uint64_t last_verdict_at; /* 0: never */
+        uint64_t rounds;          /* rounds completed; the optimistic-concurrency version of state */
+        uint64_t ima_next_index;  /* the IMA entry index the gateway sends from in its next round */
+        bool boot_log_required;   /* the next round must carry the boot event log */
+        uint8_t *state;           /* the serialized incremental attestation state (opaque here) */
+        size_t state_size;
+};
+
+void vf_gateway_done(struct vf_gateway *g);
+
+int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *ret);
+/* Finds the gateway a client certificate was issued to. */
+int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_hex, char ret_id[static 65]);
+/* Enrolls g (new), or re-enrolls an existing gateway with the same EK and AK (new certificate and event key;
+ * attestation state kept). -EEXIST (with which in conflict: "ek", "ak" or "ek-in-use") when the id is enrolled with
+ * another EK or AK, or the EK is enrolled under another id. */
+int vf_store_gateway_enroll(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict);
+int vf_store_gateway_delete(struct vf_store *s, const char *id);
+
+/* ---- pending enrollments ----------------------------------------------------------------------------------- */
+
+struct vf_enrollment {
+        char gateway_id[65];
+        uint8_t ek_public[VF_TPM_PUBLIC_MAX];
+        size_t ek_public_size;
+        uint8_t ak_public[VF_TPM_PUBLIC_MAX];
+        size_t ak_public_size;
+        uint8_t event_key_public[VF_TPM_PUBLIC_MAX];
+        size_t event_key_public_size;
+        char ek_name[2 * sizeof(TPMU_NAME) + 1];
+        char ak_name[2 * sizeof(TPMU_NAME) + 1];
+        char tpm_manufacturer[64];
+        uint8_t nonce[32]; /* the challenge: qualifying data of the event key's TPM2_Certify */
+        uint8_t proof[32]; /* HMAC-SHA256(credential secret, nonce): what the gateway must return */
+        char *csr_pem;     /* malloc'd */
+        uint64_t expires;  /* usec */
+};
+
+void vf_enrollment_done(struct vf_enrollment *e);
+/* Replaces any pending enrollment of the same gateway. */
+int vf_store_enrollment_put(struct vf_store *s, const struct vf_enrollment *e);
+/* Fetches and deletes it (one attempt per challenge). */
+int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct vf_enrollment *ret);
+
+/* ---- nonces ------------------------------------------------------------------------------------------------ */
+
+#define VF_NONCES_OUTSTANDING 16
+
+/* Stores a nonce issued to a gateway; a gateway has at most VF_NONCES_OUTSTANDING unused ones (the oldest is
+ * forgotten: evidence for it is then "nonce-unknown"). */
+int vf_store_nonce_put(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires);
+
+enum vf_nonce_result {
+        VF_NONCE_OK,
+        VF_NONCE_UNKNOWN, /* never issued to this gateway */
+        VF_NONCE_REUSED,  /* already used */
+        VF_NONCE_EXPIRED,
+};
+
+const char *vf_nonce_result_name(enum vf_nonce_result r); /* "ok", "nonce-unknown", "nonce-reused", ... */
+/* Marks the nonce used, atomically: of two requests carrying it, one gets VF_NONCE_OK. */
+int vf_store_nonce_consume(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t now,
+                           enum vf_nonce_result *ret);
+/* Deletes nonces that expired before `before` (used ones are kept until then, so reuse is recognized). */
+int vf_store_nonces_prune(struct vf_store *s, uint64_t before);
+
+/* ---- rounds and verdicts ----------------------------------------------------------------------------------- */
+
+struct vf_verdict_record {
+        uint64_t time; /* usec */
+        enum vf_status verdict;
+        const char *reasons;       /* JSON array text */
+        uint64_t ima_from, ima_to; /* entries verified in this round: [from, to) */
+        const char *nonce_hex;     /* may be NULL */
+        const char *token;         /* the EAR token, trusted only; may be NULL */
+        uint64_t latency_usec;
+};
+
+/* The end of a round: the new state and counters (ima_next_index, boot_log_required, state, state_size of g) are
+ * written if the gateway's round counter is still expected_rounds (-ESTALE otherwise: another round won), the
+ * verdict is appended, the status updated, and history beyond keep verdicts pruned (0 keeps all).
+ * *ret_previous (optional) gets the status before. */
+int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64_t expected_rounds,
+                          const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous);
+/* Replaces the state (an administrator's acknowledgement) if the round counter is still expected_rounds. */
+int vf_store_state_replace(struct vf_store *s, const char *gateway_id, uint64_t expected_rounds, const uint8_t *state,
+                           size_t state_size);
+/* A verdict without a state change (a rejected round: stale nonce, replay). */
+int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v, uint64_t keep,
+                         enum vf_status *ret_previous);
+
+/* Gateways that are not unknown and whose last verdict (or enrollment) is older than `before`: candidates for
+ * "no fresh evidence". */
+struct vf_stale_gateway {
+        char id[65];
+        enum vf_status status;
+        uint64_t last_verdict_at;
+        uint8_t *state;
+        size_t state_size;
+};
+
+int vf_store_stale_gateways(struct vf_store *s, uint64_t before, struct vf_stale_gateway **ret, size_t *ret_n);
+void vf_stale_gateways_free(struct vf_stale_gateway *list, size_t n);
+/* vf_store_verdict_add, only if no verdict was added since expected_last_verdict_at (-ESTALE otherwise). */
+int vf_store_verdict_add_if(struct vf_store *s, const char *gateway_id, uint64_t expected_last_verdict_at,
+                            const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous);
+
+/* ---- read API ---------------------------------------------------------------------------------------------- */
+
+/* [{"id", "group", "status", "status_since", "enrolled_at", "last_round_at", "rounds", "ima_next_index",
+ *   "tpm_manufacturer", "last_verdict": {...}|null, "policies": {...}}] */
+int vf_store_gateways_json(struct vf_store *s, const char *only_id, json_t **ret);
+/* Newest first: [{"id", "time", "verdict", "reasons", "ima_from", "ima_to", "latency_ms"}]; before_id 0: from the
+ * newest. */
+int vf_store_verdicts_json(struct vf_store *s, const char *gateway_id, uint64_t limit, uint64_t before_id,
+                           json_t **ret);
+int vf_store_status_counts(struct vf_store *s, uint64_t ret_counts[static _VF_STATUS_MAX]);
+
+/* ---- policies ---------------------------------------------------------------------------------------------- */
+
+enum vf_policy_kind {
+        VF_POLICY_RUNTIME,
+        VF_POLICY_BOOT,
+        _VF_POLICY_KIND_MAX,
+        _VF_POLICY_KIND_INVALID = -EINVAL,
+};
+
+const char *vf_policy_kind_name(enum vf_policy_kind k); /* "runtime", "boot" */
+enum vf_policy_kind vf_policy_kind_from_name(const char *name);
+
+/* Stores body as the next version of (kind, name); *ret_version gets it (1 for a new name). */
+int vf_store_policy_add(struct vf_store *s, enum vf_policy_kind kind, const char *name, const char *body, size_t size,
+                        uint64_t *ret_version);
+/* version 0: the latest. ret_body NULL: only the version is looked up. */
+int vf_store_policy_get(struct vf_store *s, enum vf_policy_kind kind, const char *name, uint64_t version,
+                        char **ret_body, size_t *ret_size, uint64_t *ret_version);
+/* {"runtime": {"NAME": {"latest": N, "versions": [{"version", "created", "sha256", "size"}]}}, "boot": {...}} */
+int vf_store_policies_json(struct vf_store *s, json_t **ret);
+
+/* Assignments: a policy name and a version (0 follows the latest), per gateway or per group; the gateway's own
+ * assignment wins over its group's. name NULL clears. */
+struct vf_assignment {
+        char name[65];
+        uint64_t version;
+};
+
+int vf_store_assign(struct vf_store *s, bool group, const char *target, enum vf_policy_kind kind, const char *name,
+                    uint64_t version);
+int vf_store_gateway_set_group(struct vf_store *s, const char *id, const char *group);
+/* The assignment in effect for a gateway: -ENOENT when it has none. */
+int vf_store_effective_policy(struct vf_store *s, const char *gateway_id, enum vf_policy_kind kind,
+                              struct vf_assignment *ret);
+/* {"groups": {"NAME": {"runtime": {...}|null, "boot": ..., "gateways": N}}} */
+int vf_store_groups_json(struct vf_store *s, json_t **ret);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The daemon's shared state: configuration, store, keys, trust anchors, metrics, the event hub and the policy
+ * cache. Created by main() before the HTTPS server starts, read by every request thread. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ek-cert.h"
+#include "events.h"
+#include "metrics.h"
+#include "pki.h"
+#include "policy-cache.h"
+#include "store.h"
+
+struct verifier {
+        const struct vf_config *cfg;
+        struct vf_store *store;
+        struct vf_pki *pki;
+        struct dw_ek_trust *ek_trust; /* NULL: no ek_ca_bundle, enrollment refused */
+        struct vf_metrics *metrics;
+        struct vf_events *events;
+        struct vf_policy_cache *policies;
+        char *admin_token;      /* never NULL once started */
+        char *read_token;       /* NULL: the read API takes the admin token only */
+        char *enrollment_token; /* NULL: enrollment without a bootstrap token */
+        atomic_bool stopping;
+};
+
+/* Publishes a verdict change on the event stream and logs it. */
+void vf_verdict_changed(struct verifier *v, const char *gateway_id, enum vf_status previous, enum vf_status now,
+                        json_t *reasons);
