@@ -13,11 +13,16 @@
 #include <errno.h>
 #include <string.h>
 
+#include <tss2/tss2_mu.h>
+
 #include "api.h"
+#include "event-chain.h"
 #include "hex.h"
 #include "log.h"
 #include "round.h"
 #include "token.h"
+#include "tpm-gateway.h"
+#include "tpm-marshal.h"
 #include "util.h"
 
 #define NONCE_SIZE 32
@@ -59,6 +64,11 @@ struct evidence {
         uint8_t nonce[NONCE_SIZE];
         uint8_t *quote, *signature, *pcrs, *ima, *boot_log;
         struct dw_round_evidence ev;
+        /* nv_certify: judged here against the event-chain state (not by dw_attest_round) */
+        bool has_nv;
+        uint8_t *nv_attest, *nv_signature, *nv_public;
+        size_t nv_attest_size, nv_signature_size, nv_public_size;
+        TPMS_NV_PUBLIC nv_pub;
 };
 
 static void evidence_done(struct evidence *e)
@@ -68,6 +78,9 @@ static void evidence_done(struct evidence *e)
         free(e->pcrs);
         free(e->ima);
         free(e->boot_log);
+        free(e->nv_attest);
+        free(e->nv_signature);
+        free(e->nv_public);
 }
 
 static int quote_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
@@ -119,6 +132,38 @@ static int ima_parse(json_t *body, struct evidence *e, char *why, size_t why_siz
         return r;
 }
 
+/* "nv_certify": {"attest", "signature", "public"}: TPM2_NV_Certify of the event-chain NV index over the round's
+ * nonce, and the index's public area (a marshalled TPMS_NV_PUBLIC, from which its Name is computed). Optional. */
+static int nv_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
+{
+        json_t *nv = json_object_get(body, "nv_certify");
+        size_t offset = 0;
+        int r;
+
+        if (!nv || json_is_null(nv))
+                return 0;
+        if (!json_is_object(nv)) {
+                snprintf(why, why_size, "nv_certify: expected an object {\"attest\", \"signature\", \"public\"}");
+                return -EINVAL;
+        }
+        r = vf_json_base64(nv, "attest", true, sizeof(TPMS_ATTEST), &e->nv_attest, &e->nv_attest_size, why, why_size);
+        if (r == 0)
+                r = vf_json_base64(nv, "signature", true, sizeof(TPMT_SIGNATURE), &e->nv_signature,
+                                   &e->nv_signature_size, why, why_size);
+        if (r == 0)
+                r = vf_json_base64(nv, "public", true, sizeof(TPMS_NV_PUBLIC), &e->nv_public, &e->nv_public_size, why,
+                                   why_size);
+        if (r < 0)
+                return r;
+        if (Tss2_MU_TPMS_NV_PUBLIC_Unmarshal(e->nv_public, e->nv_public_size, &offset, &e->nv_pub) != TSS2_RC_SUCCESS ||
+            offset != e->nv_public_size) {
+                snprintf(why, why_size, "nv_certify.public: not a marshalled TPMS_NV_PUBLIC");
+                return -EINVAL;
+        }
+        e->has_nv = true;
+        return 0;
+}
+
 static int evidence_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
 {
         int r;
@@ -134,7 +179,130 @@ static int evidence_parse(json_t *body, struct evidence *e, char *why, size_t wh
                 r = r == -ENOENT ? 0 : r;
         }
         e->ev.boot_log = e->boot_log;
+        if (r == 0)
+                r = nv_parse(body, e, why, why_size);
         return r;
+}
+
+/* ---- the event chain's NV certification ---------------------------------------------------------------------- */
+
+/* Whether the certified index is the event-chain extend index: at the agreed handle, SHA-256, 32 bytes, an extend
+ * index cleared at every TPM reset, written. Another index (one root defined and extended at will) proves nothing. */
+static bool nv_public_ok(const TPMS_NV_PUBLIC *p, char *why, size_t why_size)
+{
+        TPMA_NV a = p->attributes;
+
+        if (p->nvIndex != DW_TPM_NV_INDEX_DEFAULT)
+                snprintf(why, why_size, "the certified index is 0x%08x, not the event-chain index 0x%08x", p->nvIndex,
+                         DW_TPM_NV_INDEX_DEFAULT);
+        else if (p->nameAlg != TPM2_ALG_SHA256 || p->dataSize != DW_EVENT_HEAD_SIZE ||
+                 ((a & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_EXTEND ||
+                 !(a & TPMA_NV_CLEAR_STCLEAR))
+                snprintf(why, why_size, "the certified index is not a 32-byte SHA-256 extend index cleared at reset");
+        else if (!(a & TPMA_NV_WRITTEN))
+                snprintf(why, why_size, "the certified index was not written since the TPM's last reset");
+        else
+                return true;
+        return false;
+}
+
+/* Adds an event-chain reason to the round's output, which makes it untrusted. */
+static void chain_fail(struct vf_round_output *o, const char *kind, const char *rule, const char *msg,
+                       const char *digest)
+{
+        json_array_append_new(o->reasons,
+                              json_pack("{s:s, s:b, s:b, s:I, s:I, s:s, s:s, s:s, s:s}", "kind", kind, "sticky", false,
+                                        "earlier", false, "round", (json_int_t)o->round, "index", (json_int_t)-1,
+                                        "path", "", "digest", digest ?: "", "rule", rule ?: "", "message", msg));
+        o->verdict = VF_STATUS_UNTRUSTED;
+}
+
+/* The NV certification of the event-chain head, when sent: valid (by the AK, over this round's nonce, of the
+ * event-chain index), and holding exactly what the batches the verifier accepted extend it to. A dropped, held
+ * back or rewritten batch is event_chain_mismatch. */
+static int event_chain_judge(struct verifier *v, const struct vf_gateway *g, const struct evidence *e,
+                             struct vf_round_output *o)
+{
+        _cleanup_(dw_pkey_freep) EVP_PKEY *ak = NULL;
+        _cleanup_free_ uint8_t *blob = NULL;
+        _cleanup_free_ TPMS_ATTEST *attest = malloc(sizeof(TPMS_ATTEST));
+        struct dw_event_verify_state st;
+        struct dw_attest_result ar = {};
+        struct dw_event_nv_result nr = {};
+        struct dw_error err = {};
+        TPMT_PUBLIC ak_public;
+        TPM2B_NAME name;
+        const char *check = "failed";
+        char why[256], digest[8 + 2 * DW_EVENT_HEAD_SIZE + 1] = "", want[2 * DW_EVENT_HEAD_SIZE + 1] = "";
+        uint8_t expected[DW_EVENT_HEAD_SIZE];
+        size_t blob_size;
+        int r;
+
+        if (!e->has_nv)
+                return 0;
+        if (!attest)
+                return -ENOMEM;
+        r = vf_store_event_state_get(v->store, g->id, &blob, &blob_size);
+        if (r == -ENOENT)
+                r = dw_event_verify_state_init(&st, g->id);
+        else if (r == 0)
+                r = dw_event_verify_state_deserialize(blob, blob_size, &st, &err);
+        if (r < 0)
+                return r;
+        if (dw_event_verify_state_nv_value(&st, expected) == 0)
+                dw_hex_encode(expected, sizeof(expected), want);
+        r = dw_tpm_public_parse(g->ak_public, g->ak_public_size, &ak_public, &err);
+        if (r == 0)
+                r = dw_tpm_public_to_pkey(&ak_public, &ak);
+        if (r < 0)
+                return r;
+        if (!nv_public_ok(&e->nv_pub, why, sizeof(why)))
+                chain_fail(o, "event_chain_attest", "nv-index", why, NULL);
+        else if (dw_tpm_nv_public_name(&e->nv_pub, &name) < 0 ||
+                 dw_tpm_nv_certify_verify(
+                         &(struct dw_attest_expect){
+                                 .ak = ak, .ak_public = &ak_public, .nonce = e->nonce, .nonce_size = sizeof(e->nonce)},
+                         &(struct dw_attest_evidence){.attest = e->nv_attest,
+                                                      .attest_size = e->nv_attest_size,
+                                                      .signature = e->nv_signature,
+                                                      .signature_size = e->nv_signature_size},
+                         &name, &ar, attest, &err) < 0)
+                chain_fail(o, "event_chain_attest", "malformed", err.msg[0] ? err.msg : "unusable NV certification",
+                           NULL);
+        else if (!ar.valid)
+                chain_fail(o, "event_chain_attest", dw_attest_reason_name(ar.reason), ar.msg, NULL);
+        else {
+                const TPM2B_MAX_NV_BUFFER *c = &attest->attested.nv.nvContents;
+
+                if (c->size == DW_EVENT_HEAD_SIZE) {
+                        strcpy(digest, "sha256:");
+                        dw_hex_encode(c->buffer, c->size, digest + 7);
+                }
+                r = dw_event_verify_nv(&st, attest, &nr);
+                if (r < 0)
+                        return r;
+                switch (nr.verdict) {
+                case DW_EVENT_NV_OK:
+                        check = "passed";
+                        break;
+                case DW_EVENT_NV_UNKNOWN:
+                        check = "not_checked";
+                        break;
+                case DW_EVENT_NV_MISMATCH:
+                        chain_fail(o, "event_chain_mismatch", "nv-mismatch", nr.msg, digest);
+                        break;
+                default:
+                        chain_fail(o, "event_chain_attest", dw_event_nv_verdict_name(nr.verdict), nr.msg, digest);
+                        break;
+                }
+        }
+        json_object_set_new(json_object_get(o->report, "checks"), "event_chain", json_string(check));
+        json_object_set_new(o->report, "event_chain",
+                            json_pack("{s:s, s:s, s:s?, s:I, s:I}", "nv",
+                                      nr.verdict || ar.valid ? dw_event_nv_verdict_name(nr.verdict) : "invalid",
+                                      "expected", want, "certified", digest[0] ? digest : NULL, "batches",
+                                      (json_int_t)st.batches, "next_seq", (json_int_t)st.next_seq));
+        return 0;
 }
 
 /* ---- verdicts ------------------------------------------------------------------------------------------------ */
@@ -274,6 +442,10 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         r = vf_round_judge(g, pol, e->nonce, sizeof(e->nonce), &e->ev, now, &o, why, sizeof(why));
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "%s", why);
+        r = event_chain_judge(v, g, e, &o);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "the event chain could not be judged: %s",
+                                      strerror(-r));
         if (o.verdict == VF_STATUS_TRUSTED && token_make(v, g->id, e->nonce, &o, &token) < 0)
                 return vf_reply_error(rq, 500, "internal-error", "cannot sign the attestation result token");
         latency = vf_monotonic_usec() - start;

@@ -16,6 +16,10 @@ enum MHD_Result vf_api_activate(struct vf_request *rq);
 enum MHD_Result vf_api_nonce(struct vf_request *rq);
 enum MHD_Result vf_api_attest(struct vf_request *rq);
 
+/* api-events.c */
+enum MHD_Result vf_api_events_post(struct vf_request *rq);
+enum MHD_Result vf_api_events(struct vf_request *rq);
+
 /* api-read.c */
 enum MHD_Result vf_api_healthz(struct vf_request *rq);
 enum MHD_Result vf_api_jwks(struct vf_request *rq);

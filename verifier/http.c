@@ -250,37 +250,94 @@ static int verify_in_handshake(gnutls_session_t s)
         return 0;
 }
 
+/* What a connection's earlier requests learned of its client certificate: a gateway keeps its connection for many
+ * requests (keep-alive), and verifying the chain again for each costs a signature verification. The result holds
+ * for the same certificate (a TLS 1.2 renegotiation may bring another) and for VERIFIED_CACHE_USEC (so that a
+ * certificate expiring while its connection lives is noticed). */
+#define VERIFIED_CACHE_USEC (60 * 1000000u)
+
+struct conn_ctx {
+        uint8_t *der; /* the client certificate verified */
+        size_t der_size;
+        uint64_t verified_at; /* monotonic */
+        char fingerprint[65];
+        /* the gateway it was issued to, as the store said at owner_generation (vf_store_generation) */
+        bool has_owner;
+        uint64_t owner_generation;
+        char owner_fingerprint[65];
+        char owner[65];
+};
+
+static void conn_ctx_free(struct conn_ctx *c)
+{
+        if (!c)
+                return;
+        free(c->der);
+        free(c);
+}
+
 static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                               enum MHD_ConnectionNotificationCode code)
 {
         gnutls_session_t s;
 
         (void)cls;
-        (void)socket_context;
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conn_ctx_free(*socket_context);
+                *socket_context = NULL;
+                return;
+        }
         if (code != MHD_CONNECTION_NOTIFY_STARTED)
                 return;
+        *socket_context = calloc(1, sizeof(struct conn_ctx)); /* NULL (out of memory): nothing is cached */
         s = tls_session(conn);
         if (s)
                 gnutls_session_set_verify_function(s, verify_in_handshake);
+}
+
+static struct conn_ctx *conn_ctx(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci ? ci->socket_context : NULL;
 }
 
 /* The SHA-256 of the verified client certificate: -ENOKEY when there is none, -EPERM when it does not verify. */
 static int client_fingerprint(struct MHD_Connection *conn, char ret_hex[static 65])
 {
         gnutls_session_t s = tls_session(conn);
+        struct conn_ctx *c = conn_ctx(conn);
         const gnutls_datum_t *certs;
         uint8_t digest[SHA256_DIGEST_LENGTH];
         unsigned n = 0, status = 0;
+        uint64_t now = vf_monotonic_usec();
 
         if (!s)
                 return -ENOKEY;
         certs = gnutls_certificate_get_peers(s, &n);
         if (!certs || n == 0)
                 return -ENOKEY;
+        if (c && c->der && c->der_size == certs[0].size && memcmp(c->der, certs[0].data, c->der_size) == 0 &&
+            now - c->verified_at < VERIFIED_CACHE_USEC) {
+                memcpy(ret_hex, c->fingerprint, sizeof(c->fingerprint));
+                return 0;
+        }
         if (verify_client_chain(s, &status) < 0 || status != 0)
                 return -EPERM;
         SHA256(certs[0].data, certs[0].size, digest);
         dw_hex_encode(digest, sizeof(digest), ret_hex);
+        if (c) {
+                uint8_t *der = malloc(certs[0].size);
+
+                if (der) {
+                        memcpy(der, certs[0].data, certs[0].size);
+                        free(c->der);
+                        c->der = der;
+                        c->der_size = certs[0].size;
+                        c->verified_at = now;
+                        memcpy(c->fingerprint, ret_hex, sizeof(c->fingerprint));
+                }
+        }
         return 0;
 }
 
@@ -321,6 +378,28 @@ static enum MHD_Result auth_bearer(struct vf_request *rq, const char *a, const c
         return vf_reply_error(rq, 403, "bearer-token-invalid", "the bearer token is not valid for this endpoint");
 }
 
+/* The gateway a verified client certificate belongs to: remembered for the connection while the store's gateways
+ * and enrollments do not change. */
+static int certificate_owner(struct vf_request *rq, const char *fp, char ret_owner[static 65])
+{
+        struct conn_ctx *c = conn_ctx(rq->conn);
+        uint64_t generation = vf_store_generation(rq->v->store);
+        int r;
+
+        if (c && c->has_owner && c->owner_generation == generation && strcmp(c->owner_fingerprint, fp) == 0) {
+                memcpy(ret_owner, c->owner, sizeof(c->owner));
+                return 0;
+        }
+        r = vf_store_gateway_by_fingerprint(rq->v->store, fp, ret_owner);
+        if (r < 0 || !c)
+                return r;
+        c->has_owner = true;
+        c->owner_generation = generation;
+        memcpy(c->owner_fingerprint, fp, sizeof(c->owner_fingerprint));
+        memcpy(c->owner, ret_owner, sizeof(c->owner));
+        return 0;
+}
+
 static enum MHD_Result auth_gateway(struct vf_request *rq, bool *ok)
 {
         char fp[65], owner[65];
@@ -334,7 +413,7 @@ static enum MHD_Result auth_gateway(struct vf_request *rq, bool *ok)
         if (r < 0)
                 return vf_reply_error(rq, 403, "client-certificate-invalid",
                                       "the TLS client certificate does not verify");
-        r = vf_store_gateway_by_fingerprint(rq->v->store, fp, owner);
+        r = certificate_owner(rq, fp, owner);
         if (r == -ENOENT)
                 return vf_reply_error(rq, 403, "client-certificate-unknown",
                                       "the TLS client certificate is not the current one of any gateway");

@@ -3,8 +3,9 @@
 
 /* Compiled policies, shared by every round that uses them. A stored policy version never changes, so a compiled one
  * is kept (the most recently used VF_POLICY_CACHE_MAX of them) and handed out by reference: loading a 100,000-path
- * policy costs once, not once per round. Which version a gateway uses is resolved from the store at every round, so
- * an admin's change applies at the next round. Thread-safe. */
+ * policy costs once, not once per round. Which version a gateway uses is resolved from the store and kept until
+ * the store's policies, assignments or gateways change (vf_store_generation), so an admin's change applies at the
+ * next round. Thread-safe. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -244,17 +244,129 @@ static json_t *trustworthiness_json(const struct dw_round_result *res)
                          claim(res->checks.runtime_policy), "configuration", claim(res->checks.boot_policy));
 }
 
+/* ---- AK keys, derived once per gateway ------------------------------------------------------------------------
+ *
+ * Turning the enrolled AK's TPM public area into an OpenSSL key (and OpenSSL's first use of it, which converts it
+ * for ECDSA_do_verify) costs about as much as the signature check itself (lib/tpm-quote.h), so each gateway's key
+ * is kept, keyed by gateway id and checked against the stored public area at every use (a gateway deleted and
+ * enrolled again with another AK gets a new key). Shared by all request threads: verifying with a key does not
+ * modify it. A few KiB per gateway; the whole cache is dropped if it ever holds AK_CACHE_MAX keys (ids of deleted
+ * gateways are never removed otherwise). */
+
+#define AK_CACHE_BUCKETS 4096u
+#define AK_CACHE_MAX     (1u << 20)
+
+struct ak_entry {
+        struct ak_entry *next;
+        char id[65];
+        TPMT_PUBLIC public;
+        EVP_PKEY *key;
+        size_t raw_size;
+        uint8_t raw[]; /* the marshalled TPM2B_PUBLIC it was derived from */
+};
+
+static struct {
+        pthread_mutex_t lock;
+        struct ak_entry *buckets[AK_CACHE_BUCKETS];
+        size_t n;
+} ak_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static unsigned ak_bucket(const char *id)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+
+        for (; *id; id++)
+                h = (h ^ (uint8_t)*id) * 16777619u;
+        return h & (AK_CACHE_BUCKETS - 1);
+}
+
+static void ak_entry_free(struct ak_entry *e)
+{
+        EVP_PKEY_free(e->key);
+        free(e);
+}
+
+/* Under the lock: the entry of id, removed from the cache when it is for another public area. */
+static struct ak_entry *ak_lookup_locked(const char *id, const uint8_t *raw, size_t raw_size)
+{
+        for (struct ak_entry **p = &ak_cache.buckets[ak_bucket(id)]; *p; p = &(*p)->next) {
+                struct ak_entry *e = *p;
+
+                if (strcmp(e->id, id) != 0)
+                        continue;
+                if (e->raw_size == raw_size && memcmp(e->raw, raw, raw_size) == 0)
+                        return e;
+                *p = e->next;
+                ak_cache.n--;
+                ak_entry_free(e);
+                return NULL;
+        }
+        return NULL;
+}
+
+static void ak_insert_locked(struct ak_entry *e)
+{
+        unsigned b = ak_bucket(e->id);
+
+        if (ak_cache.n >= AK_CACHE_MAX) {
+                for (unsigned i = 0; i < AK_CACHE_BUCKETS; i++)
+                        while (ak_cache.buckets[i]) {
+                                struct ak_entry *x = ak_cache.buckets[i];
+
+                                ak_cache.buckets[i] = x->next;
+                                ak_entry_free(x);
+                        }
+                ak_cache.n = 0;
+        }
+        e->next = ak_cache.buckets[b];
+        ak_cache.buckets[b] = e;
+        ak_cache.n++;
+}
+
+/* The gateway's AK: its public area and a reference to its key (the caller frees it). */
 static int ak_load(const struct vf_gateway *g, TPMT_PUBLIC *ret_public, EVP_PKEY **ret_key, char *why, size_t why_size)
 {
         struct dw_error err = {};
+        struct ak_entry *e;
         int r;
 
-        r = dw_tpm_public_parse(g->ak_public, g->ak_public_size, ret_public, &err);
+        pthread_mutex_lock(&ak_cache.lock);
+        e = ak_lookup_locked(g->id, g->ak_public, g->ak_public_size);
+        if (e && EVP_PKEY_up_ref(e->key) == 1) {
+                *ret_public = e->public;
+                *ret_key = e->key;
+                pthread_mutex_unlock(&ak_cache.lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&ak_cache.lock);
+
+        e = calloc(1, sizeof(*e) + g->ak_public_size);
+        if (!e)
+                return -ENOMEM;
+        r = dw_tpm_public_parse(g->ak_public, g->ak_public_size, &e->public, &err);
         if (r == 0)
-                r = dw_tpm_public_to_pkey(ret_public, ret_key);
-        if (r < 0)
+                r = dw_tpm_public_to_pkey(&e->public, &e->key);
+        if (r < 0) {
                 snprintf(why, why_size, "the enrolled AK is unusable: %s", err.msg[0] ? err.msg : strerror(-r));
-        return r;
+                free(e);
+                return r;
+        }
+        snprintf(e->id, sizeof(e->id), "%s", g->id);
+        memcpy(e->raw, g->ak_public, g->ak_public_size);
+        e->raw_size = g->ak_public_size;
+        *ret_public = e->public;
+        if (EVP_PKEY_up_ref(e->key) != 1) {
+                ak_entry_free(e);
+                return -ENOMEM;
+        }
+        *ret_key = e->key;
+        pthread_mutex_lock(&ak_cache.lock);
+        if (!ak_lookup_locked(g->id, g->ak_public, g->ak_public_size))
+                ak_insert_locked(e);
+        else
+                ak_entry_free(e); /* another round of this gateway won the race: ours is just a reference */
+        pthread_mutex_unlock(&ak_cache.lock);
+        return 0;
 }
 
 static void policy_id(const struct vf_round_policies *p, char *buf, size_t size)

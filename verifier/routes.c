@@ -12,11 +12,13 @@ const struct vf_route vf_routes[] = {
         {"POST", "/v1/gateways/{}/activate", VF_AUTH_ENROLL, false, vf_api_activate},
         {"POST", "/v1/gateways/{}/nonce", VF_AUTH_GATEWAY, false, vf_api_nonce},
         {"POST", "/v1/gateways/{}/attest", VF_AUTH_GATEWAY, true, vf_api_attest},
+        {"POST", "/v1/gateways/{}/events", VF_AUTH_GATEWAY, true, vf_api_events_post},
 
         /* read API */
         {"GET", "/v1/gateways", VF_AUTH_READ, false, vf_api_gateways},
         {"GET", "/v1/gateways/{}", VF_AUTH_READ, false, vf_api_gateway},
         {"GET", "/v1/gateways/{}/verdicts", VF_AUTH_READ, false, vf_api_verdicts},
+        {"GET", "/v1/events", VF_AUTH_READ, false, vf_api_events},
         {"GET", "/v1/stream", VF_AUTH_READ, false, vf_api_stream},
         {"GET", "/metrics", VF_AUTH_READ, false, vf_api_metrics},
 

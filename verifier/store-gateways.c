@@ -223,6 +223,8 @@ int vf_store_gateway_enroll(struct vf_store *s, const struct vf_gateway *g, cons
         r = sql_end(s, enroll_locked(s, g, &conflict));
         if (r == -EEXIST && ret_conflict)
                 *ret_conflict = conflict;
+        if (r == 0)
+                store_changed(s);
         return r;
 }
 
@@ -250,7 +252,10 @@ int vf_store_gateway_delete(struct vf_store *s, const char *id)
                 if (r == 0 && i == ELEMENTSOF(sql) - 1 && sqlite3_changes(s->db) == 0)
                         r = -ENOENT;
         }
-        return sql_end(s, r);
+        r = sql_end(s, r);
+        if (r == 0)
+                store_changed(s);
+        return r;
 }
 
 /* ---- enrollments --------------------------------------------------------------------------------------------- */

@@ -5,18 +5,53 @@
  * errors and map them to negative errnos (SQLITE_CONSTRAINT -> -EEXIST, SQLITE_BUSY -> -EBUSY, else -EIO). */
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <sqlite3.h>
 
 #include "store.h"
 
+/* A prepared statement, kept for the store's lifetime: compiling SQL costs more than running these small queries. */
+struct sql_cached {
+        const char *sql; /* the string literal it was prepared from: the cache's key is its address */
+        sqlite3_stmt *st;
+};
+
 struct vf_store {
         sqlite3 *db;
         pthread_mutex_t lock;
+        struct sql_cached *stmts;
+        size_t n_stmts;
+        atomic_uint_fast64_t generation; /* vf_store_generation() */
+        /* WAL checkpoints run in their own thread on their own connection, never under lock (store.c) */
+        char *path;
+        pthread_t checkpointer;
+        bool checkpointer_started;
+        pthread_mutex_t checkpoint_lock;
+        pthread_cond_t checkpoint_cond;
+        bool checkpoint_wanted, checkpoint_stop;
+        atomic_bool checkpoint_signalled; /* asked, not done yet */
+        atomic_int checkpointed;          /* WAL frames copied by the last checkpoint */
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+/* After committing a change vf_store_generation() covers. */
+static inline void store_changed(struct vf_store *s)
+{
+        atomic_fetch_add(&s->generation, 1);
+}
+
+/* A statement from sql_prepare goes back to its cache (reset, bindings cleared) at the end of its variable's scope
+ * or when the thread releases the store's lock, whichever comes first: a function may declare its statements
+ * before or after STORE_LOCKED, no other thread ever sees a statement still in use. */
+void sql_release(sqlite3_stmt *st);
+void sql_release_all(void);
+
+static inline void sql_releasep(sqlite3_stmt **st)
+{
+        if (*st)
+                sql_release(*st);
+}
+#define _cleanup_stmt_ _cleanup_(sql_releasep)
 
 static inline void store_lock(struct vf_store *s)
 {
@@ -25,8 +60,10 @@ static inline void store_lock(struct vf_store *s)
 
 static inline void store_unlockp(struct vf_store **s)
 {
-        if (*s)
+        if (*s) {
+                sql_release_all();
                 pthread_mutex_unlock(&(*s)->lock);
+        }
 }
 
 /* Takes the store's lock until the end of the scope. */
@@ -35,6 +72,9 @@ static inline void store_unlockp(struct vf_store **s)
         store_lock(_locked_)
 
 int sql_error(struct vf_store *s, int rc, const char *what);
+/* The prepared statement of sql (prepared on first use, then cached by its text for the store's lifetime: values
+ * go in bindings, never in the text), for one use under the store's lock: hold it in a _cleanup_stmt_ variable,
+ * which resets it. One statement cannot be used twice at once (-EBUSY). */
 int sql_prepare(struct vf_store *s, const char *sql, sqlite3_stmt **ret);
 int sql_exec(struct vf_store *s, const char *sql);
 /* Runs a statement that returns no rows. */

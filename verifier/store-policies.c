@@ -222,6 +222,7 @@ int vf_store_policy_add(struct vf_store *s, enum vf_policy_kind kind, const char
         r = sql_end(s, r);
         if (r < 0)
                 return r;
+        store_changed(s);
         *ret_version = version;
         return 0;
 }
@@ -331,7 +332,10 @@ int vf_store_assign(struct vf_store *s, bool group, const char *target, enum vf_
                 sql_bind_text(st, 4, name);
                 sql_bind_u64(st, 5, version);
         }
-        return sql_step_done(s, st);
+        r = sql_step_done(s, st);
+        if (r == 0)
+                store_changed(s);
+        return r;
 }
 
 int vf_store_gateway_set_group(struct vf_store *s, const char *id, const char *group)
@@ -348,6 +352,7 @@ int vf_store_gateway_set_group(struct vf_store *s, const char *id, const char *g
         r = sql_step_done(s, st);
         if (r < 0)
                 return r;
+        store_changed(s);
         return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
 }
 

@@ -86,6 +86,29 @@ static const char *const migrations[] = {
         "  version INTEGER NOT NULL,"
         "  PRIMARY KEY (target_kind, target, policy_kind)"
         ");",
+        /* 1 -> 2: runtime events (store-events.c): the event-chain verification state per gateway, the events. */
+        "CREATE TABLE event_state ("
+        "  gateway_id TEXT PRIMARY KEY,"
+        "  state BLOB NOT NULL,"
+        "  updated INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE events ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  gateway_id TEXT NOT NULL,"
+        "  reset_count INTEGER NOT NULL,"
+        "  seq INTEGER NOT NULL,"
+        "  time INTEGER NOT NULL,"
+        "  monotonic INTEGER NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  severity TEXT NOT NULL,"
+        "  fields TEXT NOT NULL,"
+        "  received INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX events_gateway_time ON events(gateway_id, time);"
+        "CREATE INDEX events_time ON events(time);",
+        /* 2 -> 3: the unused nonces of a gateway (capped at VF_NONCES_OUTSTANDING at every issue) without scanning
+         * every nonce of the fleet, which the table keeps for a day: a partial index, at most 16 entries a gateway. */
+        "CREATE INDEX nonces_unused ON nonces(gateway_id, expires) WHERE used = 0;",
 };
 
 static const char *const status_names[_VF_STATUS_MAX] = {
@@ -147,13 +170,76 @@ int sql_error(struct vf_store *s, int rc, const char *what)
         return (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
 }
 
+/* The statements this thread holds: handed out by sql_prepare, not yet released (store-internal.h). */
+#define HELD_MAX 32
+static _Thread_local sqlite3_stmt *held[HELD_MAX];
+static _Thread_local size_t n_held;
+
+static bool is_held(sqlite3_stmt *st)
+{
+        for (size_t i = 0; i < n_held; i++)
+                if (held[i] == st)
+                        return true;
+        return false;
+}
+
+void sql_release(sqlite3_stmt *st)
+{
+        for (size_t i = 0; i < n_held; i++)
+                if (held[i] == st) {
+                        sqlite3_reset(st);
+                        sqlite3_clear_bindings(st);
+                        held[i] = held[--n_held];
+                        return;
+                }
+        /* Not held (any more): released when the lock was, and maybe another thread's by now. Leave it alone. */
+}
+
+void sql_release_all(void)
+{
+        while (n_held > 0) {
+                sqlite3_stmt *st = held[--n_held];
+
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+        }
+}
+
+static int hand_out(sqlite3_stmt *st, const char *sql, sqlite3_stmt **ret)
+{
+        if (is_held(st) || sqlite3_stmt_busy(st) || n_held == HELD_MAX) {
+                vf_log(VF_LOG_ERROR, "database", "statement used twice at once: %s", sql);
+                return -EBUSY;
+        }
+        held[n_held++] = st;
+        *ret = st;
+        return 0;
+}
+
 int sql_prepare(struct vf_store *s, const char *sql, sqlite3_stmt **ret)
 {
-        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        struct sql_cached *p;
+        sqlite3_stmt *st;
+        int rc;
 
+        /* By address first (a string literal), confirmed by the text (an address may be reused by other text). */
+        for (size_t i = 0; i < s->n_stmts; i++)
+                if (s->stmts[i].sql == sql && strcmp(sqlite3_sql(s->stmts[i].st), sql) == 0)
+                        return hand_out(s->stmts[i].st, sql, ret);
+        for (size_t i = 0; i < s->n_stmts; i++)
+                if (strcmp(sqlite3_sql(s->stmts[i].st), sql) == 0) {
+                        s->stmts[i].sql = sql;
+                        return hand_out(s->stmts[i].st, sql, ret);
+                }
+        p = realloc(s->stmts, (s->n_stmts + 1) * sizeof(*s->stmts));
+        if (!p)
+                return -ENOMEM;
+        s->stmts = p;
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
         if (rc != SQLITE_OK)
                 return sql_error(s, rc, sql);
-        return 0;
+        s->stmts[s->n_stmts++] = (struct sql_cached){.sql = sql, .st = st};
+        return hand_out(st, sql, ret);
 }
 
 int sql_exec(struct vf_store *s, const char *sql)
@@ -243,21 +329,32 @@ json_t *sql_column_json(sqlite3_stmt *st, int i)
         return t ? json_string((const char *)t) : json_null();
 }
 
+static int sql_run(struct vf_store *s, const char *sql)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        return sql_step_done(s, st);
+}
+
 int sql_begin(struct vf_store *s)
 {
-        return sql_exec(s, "BEGIN IMMEDIATE");
+        return sql_run(s, "BEGIN IMMEDIATE");
 }
 
 /* Commits when r is 0, rolls back otherwise; returns r or the commit's error. */
 int sql_end(struct vf_store *s, int r)
 {
         if (r < 0) {
-                (void)sql_exec(s, "ROLLBACK");
+                (void)sql_run(s, "ROLLBACK");
                 return r;
         }
-        r = sql_exec(s, "COMMIT");
+        r = sql_run(s, "COMMIT");
         if (r < 0)
-                (void)sql_exec(s, "ROLLBACK");
+                (void)sql_run(s, "ROLLBACK");
         return r;
 }
 
@@ -274,20 +371,20 @@ json_t *json_time(uint64_t usec)
 
 static int read_version(struct vf_store *s, int *ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *exists = NULL, *st = NULL;
         int r;
 
-        r = sql_prepare(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", &st);
+        r = sql_prepare(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                        &exists);
         if (r < 0)
                 return r;
-        r = sql_step_row(s, st);
+        r = sql_step_row(s, exists);
         if (r < 0)
                 return r;
-        if (sqlite3_column_int(st, 0) == 0) {
+        if (sqlite3_column_int(exists, 0) == 0) {
                 *ret = 0;
                 return 0;
         }
-        sqlite3_finalize(TAKE_PTR(st));
         r = sql_prepare(s, "SELECT version FROM schema_version", &st);
         if (r < 0)
                 return r;
@@ -364,6 +461,124 @@ static int configure(struct vf_store *s, char *msg, size_t msg_size)
         return r;
 }
 
+/* ---- checkpoints ----------------------------------------------------------------------------------------------
+ *
+ * SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so under the store's lock: the
+ * copying of every page changed since the last one (a few microseconds each) and two fsyncs, while every request
+ * thread waits (under load, the largest stall of the service: bench/verifier-load). Instead a thread of its own,
+ * with its own connection, checkpoints PASSIVE (commits go on meanwhile) every CHECKPOINT_PAGES new frames: the
+ * same copying, outside the lock. The WAL is rewound (instead of growing) only by a commit that starts after a
+ * complete checkpoint, which a checkpoint running beside the commits rarely is, so when the WAL holds RESTART_PAGES
+ * frames the thread makes one more pass under the store's lock, over the frames added since its last pass, and the
+ * next commit starts the WAL over. An idle WAL is checkpointed every CHECKPOINT_IDLE_SEC. Durability is unchanged
+ * (synchronous = NORMAL). */
+#define CHECKPOINT_PAGES    1000 /* SQLite's default auto-checkpoint threshold */
+#define RESTART_PAGES       8192
+#define CHECKPOINT_IDLE_SEC 5
+
+static int wal_hook(void *userdata, sqlite3 *db, const char *name, int pages)
+{
+        struct vf_store *s = userdata;
+        int done = atomic_load(&s->checkpointed);
+
+        (void)db;
+        (void)name;
+        if (pages < done) /* the WAL started over */
+                atomic_store(&s->checkpointed, done = 0);
+        if (pages >= done + CHECKPOINT_PAGES && !atomic_exchange(&s->checkpoint_signalled, true)) {
+                pthread_mutex_lock(&s->checkpoint_lock);
+                s->checkpoint_wanted = true;
+                pthread_cond_signal(&s->checkpoint_cond);
+                pthread_mutex_unlock(&s->checkpoint_lock);
+        }
+        return SQLITE_OK;
+}
+
+static int checkpoint(struct vf_store *s, sqlite3 *db)
+{
+        int frames = 0, done = 0, rc;
+
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+        if (rc == SQLITE_OK && frames >= RESTART_PAGES) {
+                /* No commit can come while we hold the lock: this pass completes the checkpoint. */
+                pthread_mutex_lock(&s->lock);
+                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+                pthread_mutex_unlock(&s->lock);
+        }
+        if (rc == SQLITE_OK)
+                atomic_store(&s->checkpointed, done);
+        atomic_store(&s->checkpoint_signalled, false);
+        return rc;
+}
+
+static void *checkpointer_main(void *userdata)
+{
+        struct vf_store *s = userdata;
+        sqlite3 *db = NULL;
+        int rc;
+
+        rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                vf_log(VF_LOG_ERROR, "database", "checkpoints: cannot open %s: %s", s->path, sqlite3_errstr(rc));
+                sqlite3_close(db);
+                return NULL;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        /* A connection opens the database lazily: until it has read it, it does not know it is in WAL mode, and
+         * checkpoints would do nothing. */
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                vf_log(VF_LOG_ERROR, "database", "checkpoints: cannot read %s: %s", s->path, sqlite3_errmsg(db));
+        pthread_mutex_lock(&s->checkpoint_lock);
+        while (!s->checkpoint_stop) {
+                struct timespec until;
+
+                if (!s->checkpoint_wanted) {
+                        clock_gettime(CLOCK_REALTIME, &until);
+                        until.tv_sec += CHECKPOINT_IDLE_SEC;
+                        pthread_cond_timedwait(&s->checkpoint_cond, &s->checkpoint_lock, &until);
+                        if (s->checkpoint_stop)
+                                break;
+                }
+                s->checkpoint_wanted = false;
+                pthread_mutex_unlock(&s->checkpoint_lock);
+                rc = checkpoint(s, db);
+                if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+                        vf_log(VF_LOG_ERROR, "database", "checkpoint: %s (%d)", sqlite3_errmsg(db), rc);
+                pthread_mutex_lock(&s->checkpoint_lock);
+        }
+        pthread_mutex_unlock(&s->checkpoint_lock);
+        sqlite3_close(db);
+        return NULL;
+}
+
+static int checkpointer_start(struct vf_store *s, const char *path, char *msg, size_t msg_size)
+{
+        s->path = strdup(path);
+        if (!s->path)
+                return -ENOMEM;
+        if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+                snprintf(msg, msg_size, "cannot start the checkpoint thread");
+                return -EAGAIN;
+        }
+        s->checkpointer_started = true;
+        sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
+        return 0;
+}
+
+static void checkpointer_stop(struct vf_store *s)
+{
+        if (!s->checkpointer_started)
+                return;
+        sqlite3_wal_hook(s->db, NULL, NULL);
+        pthread_mutex_lock(&s->checkpoint_lock);
+        s->checkpoint_stop = true;
+        pthread_cond_signal(&s->checkpoint_cond);
+        pthread_mutex_unlock(&s->checkpoint_lock);
+        pthread_join(s->checkpointer, NULL);
+        s->checkpointer_started = false;
+}
+
 int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg_size)
 {
         _cleanup_(vf_store_closep) struct vf_store *s = NULL;
@@ -373,7 +588,10 @@ int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
-        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+        pthread_mutex_init(&s->checkpoint_lock, NULL);
+        pthread_cond_init(&s->checkpoint_cond, NULL);
+        /* Every use of the connection is under s->lock: SQLite's own per-call mutex would only be taken again. */
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
                 snprintf(msg, msg_size, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
                 return -EIO;
@@ -384,6 +602,9 @@ int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg
         r = migrate(s, msg, msg_size);
         if (r < 0)
                 return r;
+        r = checkpointer_start(s, path, msg, msg_size);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -392,9 +613,21 @@ void vf_store_close(struct vf_store *s)
 {
         if (!s)
                 return;
-        sqlite3_close(s->db);
+        checkpointer_stop(s);
+        for (size_t i = 0; i < s->n_stmts; i++)
+                sqlite3_finalize(s->stmts[i].st);
+        free(s->stmts);
+        sqlite3_close(s->db); /* the last connection: checkpoints the whole WAL and removes it */
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->checkpoint_lock);
+        pthread_cond_destroy(&s->checkpoint_cond);
+        free(s->path);
         free(s);
+}
+
+uint64_t vf_store_generation(struct vf_store *s)
+{
+        return atomic_load(&s->generation);
 }
 
 int vf_store_schema_version(struct vf_store *s, int *ret)

@@ -16,7 +16,7 @@
 
 #include "macro.h"
 
-#define VF_STORE_SCHEMA_VERSION 1
+#define VF_STORE_SCHEMA_VERSION 3
 
 struct vf_store;
 
@@ -25,6 +25,11 @@ int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg
 void vf_store_close(struct vf_store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vf_store *, vf_store_close);
 int vf_store_schema_version(struct vf_store *s, int *ret);
+/* A counter that changes after every committed change of who a gateway is (enrollment, re-enrollment, removal) and
+ * of which policy applies to it (policies added, assignments, groups): what is derived from those (a connection's
+ * client certificate owner, a gateway's effective policies) may be kept while it is unchanged. Read it before
+ * reading what depends on it. */
+uint64_t vf_store_generation(struct vf_store *s);
 
 /* ---- gateways ---------------------------------------------------------------------------------------------- */
 
@@ -214,3 +219,36 @@ int vf_store_effective_policy(struct vf_store *s, const char *gateway_id, enum v
                               struct vf_assignment *ret);
 /* {"groups": {"NAME": {"runtime": {...}|null, "boot": ..., "gateways": N}}} */
 int vf_store_groups_json(struct vf_store *s, json_t **ret);
+
+/* ---- runtime events (store-events.c) ------------------------------------------------------------------------- */
+
+/* The serialized event-chain verification state of a gateway (dw_event_verify_state_serialize): -ENOENT when no
+ * batch was ever judged for it. */
+int vf_store_event_state_get(struct vf_store *s, const char *gateway_id, uint8_t **ret, size_t *ret_size);
+
+struct vf_event_record {
+        uint32_t reset_count; /* the chain's TPM epoch */
+        uint64_t seq;
+        uint64_t time;      /* realtime, usec */
+        uint64_t monotonic; /* boot-relative, usec */
+        const char *kind;
+        const char *severity;
+        const char *fields; /* JSON object text */
+};
+
+/* An accepted batch: its events are appended and the state replaced, in one transaction, if the stored state is
+ * still expected (NULL: none stored yet); -ESTALE otherwise (another batch won). */
+int vf_store_events_commit(struct vf_store *s, const char *gateway_id, const uint8_t *expected, size_t expected_size,
+                           const uint8_t *state, size_t state_size, const struct vf_event_record *events, size_t n,
+                           uint64_t now);
+
+struct vf_event_query {
+        const char *gateway_id; /* NULL: all */
+        const char *kind;       /* NULL: all */
+        uint64_t since, until;  /* realtime usec, inclusive; 0: unbounded */
+        uint64_t limit;
+};
+
+/* Newest first (by time, then id): [{"id", "gateway", "reset_count", "seq", "time", "monotonic_usec", "kind",
+ * "severity", "fields", "received"}]. */
+int vf_store_events_json(struct vf_store *s, const struct vf_event_query *q, json_t **ret);

@@ -9,9 +9,17 @@
  *       EK certificate, EK, AK and event key to the verifier, TPM2_ActivateCredential of the credential it
  *       returns, the proof and TPM2_Certify of the event key; saves the TLS key and certificate in DIR.
  *   attest --ima-log FILE [--boot-log FILE] [--always-boot-log] [--nonce-file F] [--save-request F]
+ *          [--nv-certify [--nv-index H]]
  *       One round: a nonce (or the one saved in F by "nonce"), TPM2_Quote over the PCRs asked for, the IMA entries
- *       from the index asked for (from 0 when the log is shorter: a reboot), the boot log when asked. Prints the
- *       verifier's answer with "sent": {"ima_first_index", "ima_entries", "boot_log"} added.
+ *       from the index asked for (from 0 when the log is shorter: a reboot), the boot log when asked, and with
+ *       --nv-certify the TPM2_NV_Certify of the event-chain NV index over the same nonce. Prints the verifier's
+ *       answer with "sent": {"ima_first_index", "ima_entries", "boot_log"} added.
+ *   events --record N [--events-per-batch M]
+ *       Records N batches of M (2) drift_exec events in the chain of DIR/event-chain (a new chain when there is
+ *       none or the TPM was reset since): each batch signed by the event key, spooled as DIR/batch-SEQ.json (SEQ:
+ *       its first sequence number), the chain saved, its head extended into the NV index. Prints the paths.
+ *   events --batch-json FILE
+ *       POSTs a batch to /v1/gateways/ID/events; exit 0 when accepted (ok or duplicate).
  *   nonce --out F        asks for a nonce and saves the answer (to use it later: stale-nonce tests)
  *   post-attest F        POSTs a saved attest request again as it is (replay tests)
  *   firmware --boot-log FILE
@@ -25,10 +33,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -43,6 +53,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "event-chain.h"
 #include "fileio.h"
 #include "hex.h"
 #include "ima-log.h"
@@ -50,6 +61,7 @@
 #include "tpm-credential.h"
 #include "tpm-gateway.h"
 #include "tpm-marshal.h"
+#include "tpm-quote.h"
 
 #define EXIT_NEGATIVE 1
 #define EXIT_ERROR    2
@@ -64,6 +76,10 @@ struct args {
         const char *ima_log, *boot_log, *nonce_file, *save_request, *out;
         enum dw_hash_alg ima_digest_alg;
         bool always_boot_log;
+        bool nv_certify;
+        uint32_t nv_index;
+        const char *batch_json;
+        unsigned record, events_per_batch;
         const char *positional;
 };
 
@@ -84,7 +100,8 @@ static void help(void)
         printf("Usage: gateway-client --verifier URL --ca CA.pem --tcti STR --state DIR [--id ID] COMMAND\n"
                "  enroll [--ek-alg rsa|ecc|ecc384] [--ak-handle H] [--event-key-handle H] [--token FILE]\n"
                "  attest --ima-log FILE [--ima-digest-alg sha1] [--boot-log FILE] [--always-boot-log]\n"
-               "         [--nonce-file F] [--save-request F]\n"
+               "         [--nonce-file F] [--save-request F] [--nv-certify [--nv-index H]]\n"
+               "  events --batch-json FILE | --record N [--events-per-batch M]\n"
                "  nonce --out F\n"
                "  post-attest F\n"
                "  firmware --boot-log FILE\n"
@@ -653,6 +670,34 @@ static json_t *quote_json(struct dw_tpm *t, const struct args *a, const struct r
         return json_pack("{s:s, s:s, s:s}", "attest", attest, "signature", sig, "pcrs", pcrs_b64);
 }
 
+/* TPM2_NV_Certify of the event-chain NV extend index by the AK over the round's nonce: {"attest", "signature",
+ * "public"} (public: the index's TPMS_NV_PUBLIC as it is now, marshalled; the verifier computes its Name). */
+static json_t *nv_certify_json(struct dw_tpm *t, const struct args *a, const struct round_args *ra)
+{
+        _cleanup_free_ char *attest = NULL, *sig = NULL, *pub = NULL;
+        struct dw_tpm_nv_extend_info info;
+        struct dw_tpm_signed_attest cert;
+        struct dw_error err = {};
+        uint8_t buf[sizeof(TPMS_NV_PUBLIC)];
+        size_t off = 0;
+
+        if (dw_tpm_nv_extend_define(t, a->nv_index, true, &info, &err) < 0 ||
+            dw_tpm_nv_extend_certify(t, a->nv_index, a->ak_handle, ra->nonce, ra->nonce_size, &cert, &err) < 0) {
+                tpm_fail("NV certify", &err);
+                return NULL;
+        }
+        if (Tss2_MU_TPMS_NV_PUBLIC_Marshal(&info.public, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS) {
+                fail("cannot marshal the NV index's public area");
+                return NULL;
+        }
+        attest = base64(cert.attest.attestationData, cert.attest.size);
+        sig = signature_b64(&cert.signature);
+        pub = base64(buf, off);
+        if (!attest || !sig || !pub)
+                return NULL;
+        return json_pack("{s:s, s:s, s:s}", "attest", attest, "signature", sig, "public", pub);
+}
+
 struct sent {
         uint64_t ima_first_index, ima_entries;
         bool boot_log;
@@ -678,6 +723,13 @@ static char *attest_body(struct dw_tpm *t, const struct args *a, const struct ro
         ima_b64 = base64(log + off, len);
         if (!ima_b64)
                 return NULL;
+        if (a->nv_certify) {
+                json_t *nv = nv_certify_json(t, a, ra);
+
+                if (!nv)
+                        return NULL;
+                json_object_set_new(j, "nv_certify", nv);
+        }
         json_object_set_new(j, "ima",
                             json_pack("{s:I, s:s, s:s}", "first_index", (json_int_t)sent->ima_first_index, "digest_alg",
                                       dw_hash_alg_name(a->ima_digest_alg), "entries", ima_b64));
@@ -821,6 +873,164 @@ static int cmd_post_attest(const struct args *a)
         return verdict_exit(answer, status);
 }
 
+/* ---- runtime events ------------------------------------------------------------------------------------------ */
+
+static uint64_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The chain of STATE/event-chain, or a new one when there is none or it is of another TPM epoch (resetCount from a
+ * TPM2_Certify of the event key, boot id from the kernel). */
+static int chain_load(struct dw_tpm *t, const struct args *a, struct dw_event_chain *ret)
+{
+        _cleanup_free_ char *path = path_in(a, "event-chain");
+        _cleanup_free_ uint8_t *blob = NULL, *boot = NULL;
+        struct dw_tpm_signed_attest cert;
+        struct dw_event_chain_id id;
+        struct dw_error err = {};
+        uint8_t boot_id[DW_EVENT_BOOT_ID_SIZE];
+        TPMS_ATTEST attest;
+        size_t size;
+
+        if (!path)
+                return fail("out of memory");
+        if (dw_tpm_certify(t, a->event_key_handle, a->ak_handle, (const uint8_t *)"event-chain", 11, &cert, &err) < 0 ||
+            dw_tpm_attest_parse(cert.attest.attestationData, cert.attest.size, &attest, &err) < 0)
+                return tpm_fail("the TPM's resetCount", &err);
+        if (access(path, F_OK) == 0) {
+                if (read_file(path, &blob, &size) < 0)
+                        return -EXIT_ERROR;
+                if (dw_event_chain_deserialize(blob, size, ret, &err) < 0)
+                        return fail("%s: %s", path, err.msg);
+                if (ret->id.reset_count == attest.clockInfo.resetCount)
+                        return 0;
+        }
+        if (read_file("/proc/sys/kernel/random/boot_id", &boot, &size) < 0 ||
+            dw_event_boot_id_parse((const char *)boot, size, boot_id) < 0)
+                return fail("cannot read the kernel's boot id");
+        if (dw_event_chain_id_init(&id, a->id, attest.clockInfo.resetCount, boot_id) < 0 ||
+            dw_event_chain_init(ret, &id) < 0)
+                return fail("'%s' cannot name an event chain", a->id);
+        return 0;
+}
+
+static int chain_save(const struct args *a, const struct dw_event_chain *c)
+{
+        _cleanup_free_ char *path = path_in(a, "event-chain");
+        _cleanup_free_ uint8_t *blob = NULL;
+        size_t size;
+
+        if (!path || dw_event_chain_serialize(c, &blob, &size) < 0)
+                return fail("cannot serialize the event chain");
+        return write_file(path, blob, size, 0600);
+}
+
+/* One batch of `events` drift_exec events: signed by the event key, spooled as STATE/batch-SEQ.json, the chain
+ * saved, then its head extended into the NV index (in that order: docs/events.md). */
+static int batch_record(struct dw_tpm *t, const struct args *a, struct dw_event_chain *c, unsigned events)
+{
+        _cleanup_(dw_event_batch_freep) struct dw_event_batch *b = NULL;
+        _cleanup_free_ char *json = NULL, *path = NULL;
+        uint8_t digest[DW_EVENT_HEAD_SIZE];
+        struct dw_error err = {};
+        TPMT_SIGNATURE sig;
+        char name[64];
+        int r;
+
+        if (dw_event_batch_new(c, &b) < 0)
+                return fail("out of memory");
+        for (unsigned i = 0; i < events; i++) {
+                struct dw_event *ev = NULL;
+
+                snprintf(name, sizeof(name), "/usr/local/bin/tool-%" PRIu64, c->next_seq);
+                r = dw_event_new("drift_exec", DW_EVENT_WARNING, &ev);
+                if (r >= 0) {
+                        ev->realtime_usec = now_usec(CLOCK_REALTIME);
+                        ev->monotonic_usec = now_usec(CLOCK_BOOTTIME);
+                        r = dw_event_add_string(ev, "path", name, strlen(name));
+                }
+                if (r >= 0)
+                        r = dw_event_add_int(ev, "pid", getpid());
+                if (r >= 0)
+                        r = dw_event_chain_append(c, b, ev);
+                if (r < 0) {
+                        dw_event_free(ev);
+                        return fail("cannot record an event: %s", strerror(-r));
+                }
+        }
+        if (dw_event_batch_digest(b, digest) < 0)
+                return fail("cannot hash the batch");
+        if (dw_tpm_sign_digest(t, a->event_key_handle, digest, sizeof(digest), &sig, &err) < 0)
+                return tpm_fail("signing the batch", &err);
+        if (dw_event_batch_set_signature(b, &sig) < 0 || dw_event_batch_format_json(b, &json) < 0)
+                return fail("cannot format the batch");
+        snprintf(name, sizeof(name), "batch-%" PRIu64 ".json", b->first_seq);
+        path = path_in(a, name);
+        if (!path || write_file(path, json, strlen(json), 0644) < 0 || chain_save(a, c) < 0)
+                return -EXIT_ERROR;
+        if (dw_tpm_nv_extend(t, a->nv_index, b->head, DW_EVENT_HEAD_SIZE, &err) < 0)
+                return tpm_fail("extending the NV index", &err);
+        printf("%s\n", path);
+        return 0;
+}
+
+/* Records --record batches (each spooled, signed, extended) and prints their paths. */
+static int events_record(const struct args *a)
+{
+        _cleanup_(dw_tpm_closep) struct dw_tpm *t = NULL;
+        struct dw_tpm_nv_extend_info info;
+        struct dw_event_chain c;
+        struct dw_error err = {};
+        int r;
+
+        if (dw_tpm_open(a->tcti, &t, &err) < 0)
+                return tpm_fail("opening the TPM", &err);
+        if (dw_tpm_nv_extend_define(t, a->nv_index, true, &info, &err) < 0)
+                return tpm_fail("the NV extend index", &err);
+        r = chain_load(t, a, &c);
+        for (unsigned i = 0; r >= 0 && i < a->record; i++)
+                r = batch_record(t, a, &c, a->events_per_batch);
+        return r;
+}
+
+/* Posts one signed batch (docs/events.md JSON, as lib/event-chain formats it). Exit 0 when accepted (ok or
+ * duplicate), 1 for a refusal (the answer printed). */
+static int cmd_events(const struct args *a)
+{
+        _cleanup_(http_done) struct http h = {};
+        _cleanup_(json_decrefp) json_t *answer = NULL;
+        _cleanup_free_ uint8_t *body = NULL;
+        _cleanup_free_ char *path = NULL;
+        size_t size;
+        long status;
+        int r;
+
+        if (a->record > 0)
+                return events_record(a);
+        if (!a->batch_json)
+                return fail("events: --batch-json or --record is required");
+        r = read_file(a->batch_json, &body, &size);
+        if (r < 0)
+                return r;
+        body = realloc(body, size + 1);
+        if (!body)
+                return fail("out of memory");
+        body[size] = '\0';
+        if (asprintf(&path, "/v1/gateways/%s/events", a->id) < 0)
+                return fail("out of memory");
+        r = http_init(&h, a, true);
+        if (r < 0)
+                return r;
+        r = http_post(&h, path, (const char *)body, NULL, &answer, &status);
+        if (r < 0)
+                return r;
+        return print_answer(answer, status);
+}
+
 /* ---- firmware (a test's boot) -------------------------------------------------------------------------------- */
 
 /* The active PCR banks of the TPM. */
@@ -936,6 +1146,11 @@ enum {
         OPT_NONCE_FILE,
         OPT_SAVE_REQUEST,
         OPT_OUT,
+        OPT_NV_CERTIFY,
+        OPT_NV_INDEX,
+        OPT_BATCH_JSON,
+        OPT_RECORD,
+        OPT_EVENTS_PER_BATCH,
 };
 
 static int parse_option(struct args *a, int c, const char *arg)
@@ -985,6 +1200,26 @@ static int parse_option(struct args *a, int c, const char *arg)
         case OPT_OUT:
                 a->out = arg;
                 return 0;
+        case OPT_NV_CERTIFY:
+                a->nv_certify = true;
+                return 0;
+        case OPT_NV_INDEX:
+                return parse_handle(arg, &a->nv_index) < 0 ? fail("--nv-index: not an NV index") : 0;
+        case OPT_BATCH_JSON:
+                a->batch_json = arg;
+                return 0;
+        case OPT_RECORD:
+        case OPT_EVENTS_PER_BATCH: {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(arg, &end, 10);
+                if (errno != 0 || *end != '\0' || v == 0 || v > DW_EVENT_BATCH_EVENTS_MAX)
+                        return fail("--record, --events-per-batch: 1-%u", DW_EVENT_BATCH_EVENTS_MAX);
+                *(c == OPT_RECORD ? &a->record : &a->events_per_batch) = (unsigned)v;
+                return 0;
+        }
         default:
                 return fail("unknown option (see --help)");
         }
@@ -1010,6 +1245,11 @@ static int parse_args(int argc, char **argv, struct args *a)
                 {"nonce-file", required_argument, NULL, OPT_NONCE_FILE},
                 {"save-request", required_argument, NULL, OPT_SAVE_REQUEST},
                 {"out", required_argument, NULL, OPT_OUT},
+                {"nv-certify", no_argument, NULL, OPT_NV_CERTIFY},
+                {"nv-index", required_argument, NULL, OPT_NV_INDEX},
+                {"batch-json", required_argument, NULL, OPT_BATCH_JSON},
+                {"record", required_argument, NULL, OPT_RECORD},
+                {"events-per-batch", required_argument, NULL, OPT_EVENTS_PER_BATCH},
                 {},
         };
         int c;
@@ -1021,6 +1261,8 @@ static int parse_args(int argc, char **argv, struct args *a)
                 .ak_handle = DW_TPM_AK_HANDLE_DEFAULT,
                 .event_key_handle = DW_TPM_EVENT_KEY_HANDLE_DEFAULT,
                 .ima_digest_alg = DW_HASH_SHA1,
+                .nv_index = DW_TPM_NV_INDEX_DEFAULT,
+                .events_per_batch = 2,
         };
         /* Options may come before or after the command. */
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -1052,7 +1294,7 @@ int main(int argc, char **argv)
                 int (*run)(const struct args *a);
         } commands[] = {
                 {"enroll", cmd_enroll},           {"attest", cmd_attest},     {"nonce", cmd_nonce},
-                {"post-attest", cmd_post_attest}, {"firmware", cmd_firmware},
+                {"post-attest", cmd_post_attest}, {"firmware", cmd_firmware}, {"events", cmd_events},
         };
         struct args a;
         int r;

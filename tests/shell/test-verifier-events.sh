@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# driftwatch-verifier's runtime events against a gateway with a real software TPM (swtpm): batches signed by the
+# TPM's certified event key (recorded by tests/tools/gateway-client events --record, which extends their heads into
+# the TPM's NV index; tests/tools/event-chain-check makes the fork and the other TPM's batch) are posted with the gateway's client certificate, accepted in order and readable through GET /v1/events
+# and the event stream; a gap, a tampered batch, a fork and a batch signed by another TPM's key are refused and
+# recorded as untrusted verdicts; a batch dropped after it was extended into the NV index is found by the NV_Certify
+# of the next attestation round; and a quote by another TPM's AK under gw1's certificate is untrusted.
+. "$(dirname "$0")/lib.sh"
+. "$DW_SRCDIR/tests/swtpm.sh"
+
+VERIFIER=${DW_VERIFIER:-$DW_BUILD/driftwatch-verifier} # the ASan+UBSan build under make check
+GC_BIN=$DW_BUILD/tests/tools/gateway-client
+SIM=$DW_BUILD/tests/tools/ima-sim
+EC=$DW_BUILD/tests/tools/event-chain-check
+BOOT_LOG=$REAL/binary_bios_measurements
+KEY_NONCE=00112233445566778899aabbccddeeff
+VPID= SSE_PID= PID_B= T_B=
+
+for tool in swtpm swtpm_setup tpm2_pcrread curl openssl jq; do
+        if ! command -v $tool >/dev/null; then
+                fail "$tool is not installed (make deps)"
+                exit 0
+        fi
+done
+for bin in "$VERIFIER" "$GC_BIN" "$SIM" "$EC"; do
+        if [ ! -x "$bin" ]; then
+                fail "$bin is not built"
+                exit 0
+        fi
+done
+
+start_verifier() {
+        rm -f "$TMP/v.port"
+        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
+                --ek-ca-bundle "$TMP/ekca.pem" --set nonce_lifetime=30s --set max_request_size=1M "$@" \
+                2>>"$TMP/v.log" &
+        VPID=$!
+        for _ in $(seq 200); do
+                [ -s "$TMP/v.port" ] && break
+                kill -0 $VPID 2>/dev/null || break
+                sleep 0.05
+        done
+        PORT=$(cat "$TMP/v.port" 2>/dev/null)
+        URL=https://localhost:$PORT
+        CA=$TMP/v/ca.pem
+        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
+}
+
+cleanup() {
+        [ -n "$SSE_PID" ] && kill "$SSE_PID" 2>/dev/null
+        if [ -n "$VPID" ]; then
+                kill "$VPID" 2>/dev/null
+                wait "$VPID"
+        fi
+        swtpm_stop
+        [ -n "$PID_B" ] && kill "$PID_B" 2>/dev/null
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# gc ID TCTI ARGS...: the gateway client of gateway ID (state in $TMP/gw-ID); output in $TMP/out, $TMP/err.
+gc() {
+        local id=$1 tcti=$2
+        shift 2
+        "$GC_BIN" --verifier "$URL" --ca "$CA" --tcti "$tcti" --state "$TMP/gw-$id" --id "$id" "$@" \
+                >"$TMP/out" 2>"$TMP/err"
+}
+
+# attest NAME WANT_EXIT TCTI ARGS...: one round of gw1; the answer in $TMP/round.json.
+attest() {
+        local name=$1 want=$2 tcti=$3 rc
+        shift 3
+        gc gw1 "$tcti" attest --ima-log "$TMP/ima-gw1.bin" --boot-log "$BOOT_LOG" "$@"
+        rc=$?
+        cp "$TMP/out" "$TMP/round.json"
+        if [ "$rc" -eq "$want" ]; then ok "$name"; else fail "$name: exit $rc, wanted $want: $(head -c 800 "$TMP/out") $(head -c 300 "$TMP/err")"; fi
+}
+
+round() { jq -r "$1" "$TMP/round.json"; }
+
+api() { curl -sS --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$@"; }
+
+# post FILE: posts a batch with gw1's client certificate; "HTTP-CODE ERROR-OR-VERDICT NEXT_SEQ", the body in
+# $TMP/post.json.
+post() {
+        local code
+        code=$(curl -s -o "$TMP/post.json" -w '%{http_code}' --cacert "$CA" --cert "$TMP/gw-gw1/tls.pem" \
+                --key "$TMP/gw-gw1/tls.key" --data-binary "@$1" "$URL/v1/gateways/gw1/events")
+        echo "$code $(jq -r '.error // .verdict' "$TMP/post.json") $(jq -r '.next_seq // .expected_seq' "$TMP/post.json")"
+}
+
+# record N: gw1's gateway client records N batches of 2 events (continuing its chain); E=$TMP/gw-gw1/batch-SEQ.json.
+record() {
+        gc gw1 "$T" events --record "$1"
+        assert_eq "gateway-client records $1 signed batch(es)" "0 $1" "$? $(wc -l <"$TMP/out")"
+}
+
+# make DIR TCTI BATCHES EVENTS: batches of a chain of gw1 kept in DIR/chain, by event-chain-check.
+make_batches() {
+        if ! "$EC" gateway "$2" "$1" gw1 $KEY_NONCE "$3" "$4" >"$TMP/ec.out" 2>"$TMP/ec.err"; then
+                fail "event-chain-check gateway: $(cat "$TMP/ec.err")"
+        fi
+}
+
+last_reason() {
+        api "$URL/v1/gateways/gw1/verdicts?limit=1" | jq -r '.verdicts[0] | "\(.verdict) \(.reasons[0].kind)"'
+}
+
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ---- setup ---------------------------------------------------------------------------------------------------------
+if ! swtpm_start "$TMP/tpm-a"; then
+        fail "swtpm did not start"
+        exit 0
+fi
+T=$SWTPM_TCTI
+cat "$SWTPM_CA_DIR/issuercert.pem" "$SWTPM_CA_DIR/swtpm-localca-rootca-cert.pem" >"$TMP/ekca.pem"
+assert_exit "firmware: the boot log is extended into the TPM" 0 "$GC_BIN" --tcti "$T" firmware --boot-log "$BOOT_LOG"
+assert_exit "IMA: boot_aggregate and a file" 0 "$SIM" --tcti "$T" --log "$TMP/ima-gw1.bin" boot-aggregate \
+        measure /bin/true
+start_verifier
+if [ -z "$PORT" ]; then
+        fail "the verifier did not start: $(tail -3 "$TMP/v.log")"
+        exit 0
+fi
+curl -sSN --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$URL/v1/stream" >"$TMP/sse.out" 2>/dev/null &
+SSE_PID=$!
+
+gc gw1 "$T" enroll
+assert_eq "enroll gw1" 0 $?
+jq -n --arg t "sha256:$(sha256 /bin/true)" '{driftwatch_runtime_policy: 1, meta: {name: "base"},
+        digests: {"/bin/true": [$t]}}' >"$TMP/policy.json"
+api -X POST --data-binary "@$TMP/policy.json" "$URL/v1/admin/policies/runtime/base" >/dev/null
+api -X PUT -d '{"runtime": "base"}' "$URL/v1/admin/groups/default/policies" >/dev/null
+attest "a round without event-chain evidence is trusted" 0 "$T"
+
+# ---- accepted batches, the read API ------------------------------------------------------------------------------
+E=$TMP/gw-gw1
+record 3
+assert_eq "batch 0-1 is accepted: next_seq 2" "200 ok 2" "$(post "$E/batch-0.json")"
+assert_eq "batch 2-3: next_seq 4" "200 ok 4" "$(post "$E/batch-2.json")"
+assert_eq "batch 4-5: next_seq 6" "200 ok 6" "$(post "$E/batch-4.json")"
+assert_eq "batch 4-5 again is a duplicate, answered 200" "200 duplicate 6" "$(post "$E/batch-4.json")"
+gc gw1 "$T" events --batch-json "$E/batch-4.json"
+assert_eq "gateway-client events --batch-json posts a batch" "0 duplicate" "$? $(jq -r .verdict "$TMP/out")"
+
+api "$URL/v1/events?gateway=gw1" >"$TMP/ev.json"
+assert_eq "GET /v1/events: the 6 events, newest first" "6 5 0" \
+        "$(jq -r '"\(.events | length) \(.events[0].seq) \(.events[-1].seq)"' "$TMP/ev.json")"
+assert_eq "... with kind, severity, fields and the chain's epoch" "drift_exec warning /usr/local/bin/tool-0 true" \
+        "$(jq -r '.events[-1] | "\(.kind) \(.severity) \(.fields.path) \(.reset_count >= 0)"' "$TMP/ev.json")"
+assert_eq "kind filter" "6 0" "$(api "$URL/v1/events?gateway=gw1&kind=drift_exec" | jq '.events | length') $(
+        api "$URL/v1/events?gateway=gw1&kind=monitor_start" | jq '.events | length')"
+assert_eq "limit" 2 "$(api "$URL/v1/events?limit=2" | jq '.events | length')"
+assert_eq "since (Unix seconds, an hour ago)" 6 \
+        "$(api "$URL/v1/events?since=$(($(date +%s) - 3600))" | jq '.events | length')"
+assert_eq "since (RFC 3339, in an hour): none" 0 \
+        "$(api "$URL/v1/events?since=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" | jq '.events | length')"
+assert_eq "until (RFC 3339, 2001): none" 0 "$(api "$URL/v1/events?until=2001-01-01T00:00:00Z" | jq '.events | length')"
+assert_eq "another gateway's filter: none" 0 "$(api "$URL/v1/events?gateway=gw2" | jq '.events | length')"
+assert_eq "a bad limit is 400" 400 \
+        "$(api -o /dev/null -w '%{http_code}' "$URL/v1/events?limit=100000")"
+assert_eq "a bad time is 400" 400 "$(api -o /dev/null -w '%{http_code}' "$URL/v1/events?since=yesterday")"
+assert_eq "the read API needs a token" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "$URL/v1/events")"
+assert_eq "posting needs the gateway's client certificate" 401 \
+        "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --data-binary "@$E/batch-1.json" \
+                "$URL/v1/gateways/gw1/events")"
+
+attest "a round with the NV certification of the event chain is trusted" 0 "$T" --nv-certify
+assert_eq "... the event chain was checked" "passed ok" "$(round '"\(.report.checks.event_chain) \(.report.event_chain.nv)"')"
+
+# ---- a gap --------------------------------------------------------------------------------------------------------
+record 2
+assert_eq "batch 8-9 before batch 6-7: 409 event_chain_gap (expected seq 6)" "409 event_chain_gap 6" \
+        "$(post "$E/batch-8.json")"
+assert_eq "... recorded as an untrusted verdict with that reason" "untrusted event_chain_gap" "$(last_reason)"
+assert_eq "... gw1 is untrusted" untrusted "$(api "$URL/v1/gateways/gw1" | jq -r .status)"
+assert_eq "... nothing of it was stored" 6 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
+assert_eq "batch 6-7 then is accepted" "200 ok 8" "$(post "$E/batch-6.json")"
+assert_eq "... and batch 8-9" "200 ok 10" "$(post "$E/batch-8.json")"
+
+# ---- tampered, bad signature --------------------------------------------------------------------------------------
+record 1
+jq -c '.events[0].fields.pid += 1' "$E/batch-10.json" >"$TMP/tampered.json"
+assert_eq "a tampered event: 409 event_chain_chain_mismatch" "409 event_chain_chain_mismatch" \
+        "$(post "$TMP/tampered.json" | cut -d' ' -f1-2)"
+assert_eq "... recorded untrusted" "untrusted event_chain_chain_mismatch" "$(last_reason)"
+jq -c --arg s "$(jq -r .signature "$E/batch-8.json")" '.signature = $s' "$E/batch-10.json" >"$TMP/resigned.json"
+assert_eq "another batch's signature: 409 event_chain_bad_signature" "409 event_chain_bad_signature" \
+        "$(post "$TMP/resigned.json" | cut -d' ' -f1-2)"
+assert_eq "malformed JSON: 400 event_chain_bad_encoding" "400 event_chain_bad_encoding" \
+        "$(printf '{"version": 1' >"$TMP/bad.json"; post "$TMP/bad.json" | cut -d' ' -f1-2)"
+
+B_OK=0
+save_pid=$SWTPM_PID save_tcti=$SWTPM_TCTI
+if swtpm_start "$TMP/tpm-b"; then
+        T_B=$SWTPM_TCTI PID_B=$SWTPM_PID B_OK=1
+else
+        fail "second swtpm did not start"
+fi
+SWTPM_PID=$save_pid SWTPM_TCTI=$save_tcti
+if [ $B_OK = 1 ]; then
+        mkdir -p "$TMP/ec-b"
+        make_batches "$TMP/ec-b" "$T_B" 1 2
+        assert_eq "a batch signed by another TPM's event key: 409 event_chain_bad_signature" \
+                "409 event_chain_bad_signature" "$(post "$TMP/ec-b/batch-1.json" | cut -d' ' -f1-2)"
+        assert_eq "... recorded untrusted" "untrusted event_chain_bad_signature" "$(last_reason)"
+fi
+assert_eq "none of the refused batches was stored" 10 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
+
+# ---- a batch dropped after it was extended into the NV index ------------------------------------------------------
+attest "batch 10-11 was extended but never sent: the NV certification finds it" 1 "$T" --nv-certify
+assert_eq "... untrusted: event_chain_mismatch" "untrusted true" \
+        "$(round '"\(.verdict) \([.reasons[].kind] | index("event_chain_mismatch") != null)"')"
+assert_eq "... no token" null "$(round .token)"
+assert_eq "batch 10-11 sent late is accepted" "200 ok 12" "$(post "$E/batch-10.json")"
+attest "... and the next round with the NV certification is trusted again" 0 "$T" --nv-certify
+
+# ---- a fork: a second chain in the same TPM epoch (the monitor lost its chain and started again) -----------------
+assert_eq "all 12 events are stored once" "12 12" "$(api "$URL/v1/events?gateway=gw1" |
+        jq -r '"\(.events | length) \([.events[].seq] | unique | length)"')"
+mkdir -p "$TMP/ec-fork"
+make_batches "$TMP/ec-fork" "$T" 1 2
+assert_eq "a second chain of the same TPM epoch: 409 event_chain_fork" "409 event_chain_fork" \
+        "$(post "$TMP/ec-fork/batch-1.json" | cut -d' ' -f1-2)"
+assert_eq "... recorded untrusted" "untrusted event_chain_fork" "$(last_reason)"
+
+# ---- a quote by another TPM's AK under gw1's certificate ----------------------------------------------------------
+if [ $B_OK = 1 ]; then
+        attest "a quote by another TPM's AK, gw1's certificate and nonce: untrusted" 1 "$T_B"
+        assert_eq "... for the quote's bad signature" "untrusted quote bad-signature" \
+                "$(round '"\(.verdict) \(.reasons[0].kind) \(.reasons[0].rule)"')"
+fi
+
+# ---- the event stream ---------------------------------------------------------------------------------------------
+sleep 0.3
+assert_grep "the events are on the stream (event: runtime-event)" '^event: runtime-event$' "$TMP/sse.out"
+assert_grep "... with gateway, seq and kind" '"gateway":"gw1".*"seq":5|"seq":5.*"gateway":"gw1"' "$TMP/sse.out"
+assert_grep "the refusals are verdicts on the stream" '"verdict":"untrusted".*"kind":"event_chain_gap"' "$TMP/sse.out"
+assert_grep "the refusals are logged" '"event":"event-batch-refused","gateway":"gw1","verdict":"gap"' "$TMP/v.log"
+assert_eq "the verifier logged no error" 0 "$(grep -c '"level":"error"' "$TMP/v.log")"
+
+# ---- shutdown: clean (under ASan, no leak) ------------------------------------------------------------------------
+kill "$VPID" 2>/dev/null
+wait "$VPID"
+VRC=$? VPID=
+assert_eq "the verifier stops cleanly (exit 0, no sanitizer report)" 0 "$VRC"
+[ "$VRC" -ne 0 ] && grep -A12 -m1 'ERROR: \|SUMMARY' "$TMP/v.log" | head -40
+true
