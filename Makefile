@@ -94,7 +94,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBDW)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(CURL_PKGS))
 
 # Every Debian package the build and the tests need. Idempotent: installs only what is missing, and runs
 # apt-get update at most once per invocation.
