@@ -41,6 +41,10 @@ echo "== quote verification (verifier side), one core: a real swtpm quote from t
 taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --count 50000 | tail -1
 taskset -c 0 "$build/bench/quote-verify-bench" --data tests/data/tpm --ak ak-rsa --quote quote-rsa --count 20000 | tail -1
 
+echo "== driftwatch-verifier under load: 100 and 1,000 simulated gateways over HTTPS with mutual TLS, 20 new IMA"
+echo "   entries per round, 100,000- and 1,000-path runtime policies (the load generator shares the machine)"
+DW_BUILD="$build" bash bench/verifier-load.sh
+
 echo "== gateway quote latency on swtpm: driftwatch tpm quote beside tpm2_quote (same AK, PCRs, nonce)"
 . tests/swtpm.sh
 swtpm_start "$tmp/tpm" >/dev/null

@@ -14,40 +14,73 @@
 #define TV_AFFIRMING       2
 #define TV_CONTRAINDICATED 96
 
-/* ---- per-thread round context -------------------------------------------------------------------------------- */
+/* ---- round scratch space ----------------------------------------------------------------------------------------
+ *
+ * A round needs about 140 KB of scratch: lib/attest-round's context (hashers, a copy of the state, PCR values,
+ * replay state, ...), the result and the state. Every connection has a thread of its own, but only a few rounds are
+ * judged at any moment, so the scratch comes from a pool (at most SCRATCH_POOL_MAX idle ones are kept) instead of
+ * living in each thread: with a thousand gateways connected that is megabytes instead of a hundred. */
 
-static pthread_key_t ctx_key;
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+#define SCRATCH_POOL_MAX 16
 
-static void ctx_destroy(void *p)
-{
-        dw_round_ctx_free(p);
-}
-
-static void ctx_key_create(void)
-{
-        (void)pthread_key_create(&ctx_key, ctx_destroy);
-}
-
-/* A round context for this thread, made on first use and freed when the thread ends. */
-static int thread_ctx(struct dw_round_ctx **ret)
-{
+struct scratch {
         struct dw_round_ctx *ctx;
+        struct dw_round_result res;
+        struct dw_round_state state;
+};
+
+static struct {
+        pthread_mutex_t lock;
+        struct scratch *idle[SCRATCH_POOL_MAX];
+        size_t n_idle;
+} scratch_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void scratch_free(struct scratch *s)
+{
+        if (!s)
+                return;
+        dw_round_ctx_free(s->ctx);
+        free(s);
+}
+
+static int scratch_get(struct scratch **ret)
+{
+        struct scratch *s = NULL;
         int r;
 
-        pthread_once(&ctx_once, ctx_key_create);
-        ctx = pthread_getspecific(ctx_key);
-        if (!ctx) {
-                r = dw_round_ctx_new(&ctx);
-                if (r < 0)
-                        return r;
-                if (pthread_setspecific(ctx_key, ctx) != 0) {
-                        dw_round_ctx_free(ctx);
-                        return -ENOMEM;
-                }
+        pthread_mutex_lock(&scratch_pool.lock);
+        if (scratch_pool.n_idle > 0)
+                s = scratch_pool.idle[--scratch_pool.n_idle];
+        pthread_mutex_unlock(&scratch_pool.lock);
+        if (s) {
+                *ret = s;
+                return 0;
         }
-        *ret = ctx;
+        s = malloc(sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        r = dw_round_ctx_new(&s->ctx);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *ret = s;
         return 0;
+}
+
+static void scratch_putp(struct scratch **p)
+{
+        struct scratch *s = *p;
+
+        if (!s)
+                return;
+        pthread_mutex_lock(&scratch_pool.lock);
+        if (scratch_pool.n_idle < SCRATCH_POOL_MAX) {
+                scratch_pool.idle[scratch_pool.n_idle++] = s;
+                s = NULL;
+        }
+        pthread_mutex_unlock(&scratch_pool.lock);
+        scratch_free(s);
 }
 
 /* ---- policies ------------------------------------------------------------------------------------------------ */
@@ -341,8 +374,10 @@ static int ak_load(const struct vf_gateway *g, TPMT_PUBLIC *ret_public, EVP_PKEY
         pthread_mutex_unlock(&ak_cache.lock);
 
         e = calloc(1, sizeof(*e) + g->ak_public_size);
-        if (!e)
+        if (!e) {
+                snprintf(why, why_size, "out of memory");
                 return -ENOMEM;
+        }
         r = dw_tpm_public_parse(g->ak_public, g->ak_public_size, &e->public, &err);
         if (r == 0)
                 r = dw_tpm_public_to_pkey(&e->public, &e->key);
@@ -357,6 +392,7 @@ static int ak_load(const struct vf_gateway *g, TPMT_PUBLIC *ret_public, EVP_PKEY
         *ret_public = e->public;
         if (EVP_PKEY_up_ref(e->key) != 1) {
                 ak_entry_free(e);
+                snprintf(why, why_size, "out of memory");
                 return -ENOMEM;
         }
         *ret_key = e->key;
@@ -404,27 +440,27 @@ int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *p
                    char *why, size_t why_size)
 {
         _cleanup_(dw_pkey_freep) EVP_PKEY *ak = NULL;
-        _cleanup_free_ struct dw_round_result *res = NULL;
-        _cleanup_free_ struct dw_round_state *state = NULL;
+        _cleanup_(scratch_putp) struct scratch *scratch = NULL;
+        struct dw_round_result *res;
+        struct dw_round_state *state;
         struct vf_round_output o = {};
-        struct dw_round_ctx *ctx;
         TPMT_PUBLIC ak_public;
         int r;
 
-        res = malloc(sizeof(*res));
-        state = malloc(sizeof(*state));
-        if (!res || !state)
-                return -ENOMEM;
+        r = scratch_get(&scratch);
+        if (r < 0) {
+                snprintf(why, why_size, "out of memory");
+                return r;
+        }
+        res = &scratch->res;
+        state = &scratch->state;
         r = state_load(g->state, g->state_size, state, why, why_size);
         if (r < 0)
                 return r;
         r = ak_load(g, &ak_public, &ak, why, why_size);
         if (r < 0)
                 return r;
-        r = thread_ctx(&ctx);
-        if (r < 0)
-                return r;
-        r = dw_attest_round(ctx, state,
+        r = dw_attest_round(scratch->ctx, state,
                             &(struct dw_round_expect){
                                     .ak = ak,
                                     .ak_public = &ak_public,

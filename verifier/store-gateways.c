@@ -86,10 +86,124 @@ static int gateway_get_locked(struct vf_store *s, const char *id, struct vf_gate
         return gateway_from_row(st, ret);
 }
 
+/* ---- gateway rows in memory (store-internal.h) ---------------------------------------------------------------- */
+
+struct gateway_cached {
+        struct gateway_cached *next;
+        struct vf_gateway g; /* g.state is owned */
+};
+
+static struct gateway_cached **cache_slot(struct vf_store *s, const char *id)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+        struct gateway_cached **p;
+
+        for (const char *c = id; *c; c++)
+                h = (h ^ (uint8_t)*c) * 16777619u;
+        for (p = &s->gateways[h & (GATEWAY_CACHE_BUCKETS - 1)]; *p; p = &(*p)->next)
+                if (strcmp((*p)->g.id, id) == 0)
+                        break;
+        return p;
+}
+
+static void cached_free(struct gateway_cached *c)
+{
+        vf_gateway_done(&c->g);
+        free(c);
+}
+
+void gateway_cache_drop(struct vf_store *s, const char *id)
+{
+        struct gateway_cached **p = cache_slot(s, id), *c = *p;
+
+        if (!c)
+                return;
+        *p = c->next;
+        s->n_gateways_cached--;
+        cached_free(c);
+}
+
+void gateway_cache_free(struct vf_store *s)
+{
+        for (size_t i = 0; i < GATEWAY_CACHE_BUCKETS; i++)
+                while (s->gateways[i]) {
+                        struct gateway_cached *c = s->gateways[i];
+
+                        s->gateways[i] = c->next;
+                        cached_free(c);
+                }
+        s->n_gateways_cached = 0;
+}
+
+static int state_copy(const uint8_t *state, size_t size, uint8_t **ret)
+{
+        *ret = NULL;
+        if (size == 0)
+                return 0;
+        *ret = malloc(size);
+        if (!*ret)
+                return -ENOMEM;
+        memcpy(*ret, state, size);
+        return 0;
+}
+
+void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
+                         enum vf_status previous)
+{
+        struct gateway_cached *c = *cache_slot(s, g->id);
+        uint8_t *state;
+
+        /* Only a copy that is still there: one dropped meanwhile (a re-enrollment) must be read again. */
+        if (!c)
+                return;
+        if (state_copy(g->state, g->state_size, &state) < 0) {
+                gateway_cache_drop(s, g->id);
+                return;
+        }
+        free(c->g.state);
+        c->g.state = state;
+        c->g.state_size = g->state_size;
+        c->g.rounds++;
+        c->g.last_round_at = v->time;
+        c->g.ima_next_index = g->ima_next_index;
+        c->g.boot_log_required = g->boot_log_required;
+        if (v->verdict != previous)
+                c->g.status_since = v->time;
+        c->g.status = v->verdict;
+        c->g.last_verdict_at = v->time;
+}
+
+static int gateway_copy(const struct vf_gateway *from, struct vf_gateway *ret)
+{
+        uint8_t *state;
+
+        if (state_copy(from->state, from->state_size, &state) < 0)
+                return -ENOMEM;
+        *ret = *from;
+        ret->state = state;
+        return 0;
+}
+
 int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *ret)
 {
+        struct gateway_cached *c;
+        int r;
+
         STORE_LOCKED(s);
-        return gateway_get_locked(s, id, ret);
+        c = *cache_slot(s, id);
+        if (c)
+                return gateway_copy(&c->g, ret);
+        r = gateway_get_locked(s, id, ret);
+        if (r < 0 || s->n_gateways_cached >= GATEWAY_CACHE_MAX)
+                return r;
+        c = calloc(1, sizeof(*c));
+        if (!c || gateway_copy(ret, &c->g) < 0) {
+                free(c);
+                return 0; /* not kept: the next read asks the database again */
+        }
+        *cache_slot(s, id) = c; /* not there: the end of its bucket's list */
+        s->n_gateways_cached++;
+        return 0;
 }
 
 int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_hex, char ret_id[static 65])
@@ -191,6 +305,7 @@ static int enroll_locked(struct vf_store *s, const struct vf_gateway *g, const c
         struct vf_gateway old = {};
         int r;
 
+        gateway_cache_drop(s, g->id);
         r = ek_owner_check(s, g, ret_conflict);
         if (r < 0)
                 return r;
@@ -240,6 +355,7 @@ int vf_store_gateway_delete(struct vf_store *s, const char *id)
         int r;
 
         STORE_LOCKED(s);
+        gateway_cache_drop(s, id);
         r = sql_begin(s);
         for (size_t i = 0; r == 0 && i < ELEMENTSOF(sql); i++) {
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;

@@ -11,6 +11,21 @@
 
 #include "store.h"
 
+/* Gateways rows are kept in memory (store-gateways.c): every round reads its gateway's row twice and changes it
+ * once. Whatever changes a gateways row must, under the lock, drop its copy (gateway_cache_drop), or, at the end of
+ * a round only, update it once committed (gateway_cache_round). */
+#define GATEWAY_CACHE_BUCKETS 4096u
+#define GATEWAY_CACHE_MAX     65536u
+
+struct gateway_cached;
+struct vf_verdict_record;
+
+void gateway_cache_drop(struct vf_store *s, const char *id);
+/* After a committed round of g (its new state, counters, verdict; previous: the status it replaced). */
+void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
+                         enum vf_status previous);
+void gateway_cache_free(struct vf_store *s);
+
 /* A prepared statement, kept for the store's lifetime: compiling SQL costs more than running these small queries. */
 struct sql_cached {
         const char *sql; /* the string literal it was prepared from: the cache's key is its address */
@@ -32,6 +47,9 @@ struct vf_store {
         bool checkpoint_wanted, checkpoint_stop;
         atomic_bool checkpoint_signalled; /* asked, not done yet */
         atomic_int checkpointed;          /* WAL frames copied by the last checkpoint */
+        /* copies of gateways rows (store-gateways.c) */
+        struct gateway_cached *gateways[GATEWAY_CACHE_BUCKETS];
+        size_t n_gateways_cached;
 };
 
 /* After committing a change vf_store_generation() covers. */

@@ -344,6 +344,7 @@ int vf_store_gateway_set_group(struct vf_store *s, const char *id, const char *g
         int r;
 
         STORE_LOCKED(s);
+        gateway_cache_drop(s, id);
         r = sql_prepare(s, "UPDATE gateways SET grp = ? WHERE id = ?", &st);
         if (r < 0)
                 return r;

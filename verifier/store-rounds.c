@@ -131,14 +131,22 @@ int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64
 {
         int r;
 
+        enum vf_status previous = VF_STATUS_UNKNOWN;
+
         STORE_LOCKED(s);
         r = sql_begin(s);
         if (r < 0)
                 return r;
         r = state_update(s, g, expected_rounds, v->time);
         if (r == 0)
-                r = verdict_add_locked(s, g->id, v, keep, ret_previous);
-        return sql_end(s, r);
+                r = verdict_add_locked(s, g->id, v, keep, &previous);
+        r = sql_end(s, r);
+        if (r < 0)
+                return r;
+        gateway_cache_round(s, g, v, previous);
+        if (ret_previous)
+                *ret_previous = previous;
+        return 0;
 }
 
 int vf_store_state_replace(struct vf_store *s, const char *gateway_id, uint64_t expected_rounds, const uint8_t *state,
@@ -148,6 +156,7 @@ int vf_store_state_replace(struct vf_store *s, const char *gateway_id, uint64_t 
         int r;
 
         STORE_LOCKED(s);
+        gateway_cache_drop(s, gateway_id);
         r = sql_prepare(s, "UPDATE gateways SET state = ? WHERE id = ? AND rounds = ?", &st);
         if (r < 0)
                 return r;
@@ -166,6 +175,7 @@ int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struc
         int r;
 
         STORE_LOCKED(s);
+        gateway_cache_drop(s, gateway_id);
         r = sql_begin(s);
         if (r < 0)
                 return r;
@@ -258,6 +268,7 @@ int vf_store_verdict_add_if(struct vf_store *s, const char *gateway_id, uint64_t
         int r;
 
         STORE_LOCKED(s);
+        gateway_cache_drop(s, gateway_id);
         r = sql_begin(s);
         if (r < 0)
                 return r;

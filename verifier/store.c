@@ -469,11 +469,13 @@ static int configure(struct vf_store *s, char *msg, size_t msg_size)
  * with its own connection, checkpoints PASSIVE (commits go on meanwhile) every CHECKPOINT_PAGES new frames: the
  * same copying, outside the lock. The WAL is rewound (instead of growing) only by a commit that starts after a
  * complete checkpoint, which a checkpoint running beside the commits rarely is, so when the WAL holds RESTART_PAGES
- * frames the thread makes one more pass under the store's lock, over the frames added since its last pass, and the
- * next commit starts the WAL over. An idle WAL is checkpointed every CHECKPOINT_IDLE_SEC. Durability is unchanged
- * (synchronous = NORMAL). */
+ * frames the thread catches up outside the lock until few frames came meanwhile, then makes one more pass under the
+ * store's lock over those few (little to copy, little to sync), and the next commit starts the WAL over. An idle WAL is
+ * checkpointed every CHECKPOINT_IDLE_SEC. Durability is unchanged (synchronous = NORMAL). */
 #define CHECKPOINT_PAGES    1000 /* SQLite's default auto-checkpoint threshold */
 #define RESTART_PAGES       8192
+#define CATCH_UP_PASSES     4
+#define CATCH_UP_FRAMES     64
 #define CHECKPOINT_IDLE_SEC 5
 
 static int wal_hook(void *userdata, sqlite3 *db, const char *name, int pages)
@@ -500,6 +502,13 @@ static int checkpoint(struct vf_store *s, sqlite3 *db)
 
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
         if (rc == SQLITE_OK && frames >= RESTART_PAGES) {
+                /* Catch up outside the lock with what was committed meanwhile, until that is little. */
+                for (int i = 0, before; rc == SQLITE_OK && i < CATCH_UP_PASSES; i++) {
+                        before = frames;
+                        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+                        if (frames - before < CATCH_UP_FRAMES)
+                                break;
+                }
                 /* No commit can come while we hold the lock: this pass completes the checkpoint. */
                 pthread_mutex_lock(&s->lock);
                 rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
@@ -519,8 +528,13 @@ static void *checkpointer_main(void *userdata)
 
         rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
-                vf_log(VF_LOG_ERROR, "database", "checkpoints: cannot open %s: %s", s->path, sqlite3_errstr(rc));
+                vf_log(VF_LOG_ERROR, "database", "checkpoints: cannot open %s: %s; checkpointing in commits instead",
+                       s->path, sqlite3_errstr(rc));
                 sqlite3_close(db);
+                /* Without this thread nothing would ever checkpoint: SQLite's automatic checkpoint again. */
+                pthread_mutex_lock(&s->lock);
+                sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES);
+                pthread_mutex_unlock(&s->lock);
                 return NULL;
         }
         sqlite3_busy_timeout(db, 5000);
@@ -557,12 +571,13 @@ static int checkpointer_start(struct vf_store *s, const char *path, char *msg, s
         s->path = strdup(path);
         if (!s->path)
                 return -ENOMEM;
+        sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
         if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+                sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES);
                 snprintf(msg, msg_size, "cannot start the checkpoint thread");
                 return -EAGAIN;
         }
         s->checkpointer_started = true;
-        sqlite3_wal_hook(s->db, wal_hook, s); /* replaces the automatic checkpoint */
         return 0;
 }
 
@@ -614,6 +629,7 @@ void vf_store_close(struct vf_store *s)
         if (!s)
                 return;
         checkpointer_stop(s);
+        gateway_cache_free(s);
         for (size_t i = 0; i < s->n_stmts; i++)
                 sqlite3_finalize(s->stmts[i].st);
         free(s->stmts);
