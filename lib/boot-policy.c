@@ -377,22 +377,13 @@ int dw_boot_policy_load(const void *json, size_t len, struct dw_boot_policy **re
 {
         _cleanup_(dw_boot_policy_freep) struct dw_boot_policy *p = NULL;
         _cleanup_(json_decrefp) json_t *root = NULL;
-        json_error_t jerr;
         int r;
 
         if (!json || !ret)
                 return fail(err, EINVAL, "", "invalid argument");
-        root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                if (err) {
-                        *err = (struct dw_policy_error){
-                                .line = jerr.line > 0 ? (unsigned)jerr.line : 1,
-                                .column = jerr.column > 0 ? (unsigned)jerr.column : 1,
-                        };
-                        snprintf(err->msg, sizeof(err->msg), "%s", jerr.text);
-                }
-                return -EBADMSG;
-        }
+        r = dw_policy_json_parse(json, len, &root, err);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;

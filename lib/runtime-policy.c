@@ -576,15 +576,11 @@ static int fetch_mds(struct dw_runtime_policy *p)
         return 0;
 }
 
-int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_policy **ret, struct dw_policy_error *err)
+int dw_policy_json_parse(const void *json, size_t len, json_t **ret, struct dw_policy_error *err)
 {
-        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *p = NULL;
-        _cleanup_(json_decrefp) json_t *root = NULL;
         json_error_t jerr;
-        int r;
+        json_t *root;
 
-        if (!json || !ret)
-                return fail(err, EINVAL, "", "invalid argument");
         root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
                 if (err) {
@@ -596,6 +592,21 @@ int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_polic
                 }
                 return -EBADMSG;
         }
+        *ret = root;
+        return 0;
+}
+
+int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_policy **ret, struct dw_policy_error *err)
+{
+        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *p = NULL;
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        int r;
+
+        if (!json || !ret)
+                return fail(err, EINVAL, "", "invalid argument");
+        r = dw_policy_json_parse(json, len, &root, err);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;

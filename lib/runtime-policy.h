@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "hash.h"
 #include "ima-log.h"
 #include "macro.h"
@@ -36,6 +38,10 @@ struct dw_policy_error {
         char where[192]; /* JSON path of the bad value, like $.digests["/usr/bin/ls"][1]; "" for syntax errors */
         char msg[256];   /* one line, no trailing newline */
 };
+
+/* Parses policy JSON (runtime or boot policy), refusing duplicate keys; a syntax error sets err's line, column and
+ * msg and returns -EBADMSG. */
+int dw_policy_json_parse(const void *json, size_t len, json_t **ret, struct dw_policy_error *err);
 
 /* Parses, checks and compiles a policy: digests decoded, exclude patterns compiled, keys imported. Returns 0 and sets
  * *ret, or -EBADMSG when the policy is malformed or invalid, -EOPNOTSUPP for a format version this build does not
