@@ -487,7 +487,6 @@ enum step {
 struct gateway {
         unsigned index;
         char id[40];
-        struct worker *worker;
 
         /* the TPM's keys: private parts stay here, as in a TPM */
         EVP_PKEY *ek, *ak, *event_key;
@@ -505,7 +504,7 @@ struct gateway {
         uint8_t pcr10[32];  /* sha256 bank */
         uint64_t ima_count; /* entries in the log */
         size_t pool_start;  /* log entry 1 is this pool entry */
-        uint64_t rounds;    /* completed (answered 200) */
+        uint64_t rounds;    /* answered with a verdict */
 
         /* HTTP */
         CURL *curl;
@@ -851,6 +850,7 @@ struct worker {
         /* what this run counts (measurement window only, but for failures) */
         struct samples round_ms, attest_ms;
         uint64_t rounds, trusted, failed, shown;
+        uint64_t connects; /* new connections (TLS handshakes) made in the measurement window */
 };
 
 static struct {
@@ -866,7 +866,6 @@ static struct {
         unsigned n_gateways;
         atomic_bool stop;
         atomic_bool measuring;
-        atomic_uint_fast64_t enrolled;
 } L;
 
 static void sample_add(struct samples *s, uint64_t usec)
@@ -1123,7 +1122,6 @@ static void enrolled(struct worker *w, struct gateway *g, json_t *answer)
         /* The next requests need the client certificate: a new handle, so a new connection with it. */
         curl_easy_cleanup(g->curl);
         gateway_curl(g);
-        atomic_fetch_add(&L.enrolled, 1);
 }
 
 /* The enrollment challenge: ActivateCredential, the proof and TPM2_Certify of the event key. */
@@ -1177,10 +1175,12 @@ static void transfer_done(struct worker *w, struct gateway *g, CURLcode result)
 {
         enum step step = g->step;
         json_t *answer = NULL;
-        long status = 0;
+        long status = 0, connects = 0;
 
         curl_multi_remove_handle(w->multi, g->curl);
         w->active--;
+        if (atomic_load(&L.measuring) && curl_easy_getinfo(g->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+                w->connects += (uint64_t)connects;
         if (result != CURLE_OK) {
                 if (step == STEP_ENROLL || step == STEP_ACTIVATE)
                         die("%s: enrollment: %s", g->id, curl_easy_strerror(result));
@@ -1544,13 +1544,14 @@ static void sleep_usec(uint64_t usec)
                 ;
 }
 
-static void totals(uint64_t *rounds, uint64_t *trusted, uint64_t *failed)
+static void totals(uint64_t *rounds, uint64_t *trusted, uint64_t *failed, uint64_t *connects)
 {
-        *rounds = *trusted = *failed = 0;
+        *rounds = *trusted = *failed = *connects = 0;
         for (unsigned i = 0; i < L.n_workers; i++) {
                 *rounds += L.workers[i].rounds;
                 *trusted += L.workers[i].trusted;
                 *failed += L.workers[i].failed;
+                *connects += L.workers[i].connects;
         }
 }
 
@@ -1561,7 +1562,7 @@ static int cmd_run(const struct run_args *a)
         struct proc_sample s0, s1;
         struct samples round_ms, attest_ms;
         uint64_t t, rss_start, rss_before, rss_connected, rss_idle, rss_load, hwm, threads_load = 0;
-        uint64_t rounds, trusted, failed;
+        uint64_t rounds, trusted, failed, connects;
         size_t ca_size;
         unsigned n_rsa = 0;
         double dt, rps, v_cores, self_cores, busy_cores;
@@ -1629,7 +1630,6 @@ static int cmd_run(const struct run_args *a)
         for (unsigned i = 0; i < a->gateways; i++) {
                 struct worker *w = &L.workers[i % L.n_workers];
 
-                gws[i].worker = w;
                 w->gateways[w->n_gateways++] = &gws[i];
         }
         connections_close(); /* creates the multi handles */
@@ -1638,7 +1638,7 @@ static int cmd_run(const struct run_args *a)
         rss_start = rss_kib(a->pid, "VmRSS");
         phase(GOAL_ROUND, 0, 1);
         phase_wait();
-        totals(&rounds, &trusted, &failed);
+        totals(&rounds, &trusted, &failed, &connects);
         if (failed > 0)
                 die("the first gateway's first round failed");
         connections_close();
@@ -1673,7 +1673,7 @@ static int cmd_run(const struct run_args *a)
         atomic_store(&L.stop, true); /* the workers see it within POLL_MAX_MS */
         phase_wait();
 
-        totals(&rounds, &trusted, &failed);
+        totals(&rounds, &trusted, &failed, &connects);
         dt = (double)(s1.usec - s0.usec) / 1e6;
         rps = (double)rounds / dt;
         v_cores = (s1.verifier_cpu - s0.verifier_cpu) / dt;
@@ -1690,7 +1690,8 @@ static int cmd_run(const struct run_args *a)
         printf("round latency (nonce request to verdict): p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max "
                "%.2f ms\n",
                pct(&round_ms, 50), pct(&round_ms, 90), pct(&round_ms, 99), pct(&round_ms, 99.9), pct(&round_ms, 100));
-        printf("attest request latency: p50 %.2f ms, p99 %.2f ms\n", pct(&attest_ms, 50), pct(&attest_ms, 99));
+        printf("attest request latency: p50 %.2f ms, p99 %.2f ms; new TLS connections while measured: %" PRIu64 "\n",
+               pct(&attest_ms, 50), pct(&attest_ms, 99), connects);
         printf("cpu (cores of %ld): verifier %.2f, load generator %.2f, anything else %.2f, idle %.2f; per round: "
                "verifier %.0f us, load generator %.0f us\n",
                sysconf(_SC_NPROCESSORS_ONLN), v_cores, self_cores, MAX(busy_cores - v_cores - self_cores, 0.0),

@@ -9,7 +9,7 @@
 # and runs rounds, closed loop (each gateway starts its next round when its verdict arrives), for DW_LOAD_DURATION
 # seconds (default 20) after DW_LOAD_WARMUP seconds (default 5). The verifier's VmRSS is read before enrolling, after
 # enrolling and under load (memory per enrolled gateway), /metrics before and after. Then one paced run
-# (DW_LOAD_PACED_RATE rounds/s in total, default 2500; 0 skips it) with the largest fleet and policy gives the round
+# (DW_LOAD_PACED_RATE rounds/s in total, default 1500; 0 skips it) with the largest fleet and policy gives the round
 # latency at a load below saturation. The load generator runs on the same machine, so its CPU is reported apart.
 #
 #   DW_BUILD=build bench/verifier-load.sh
@@ -22,7 +22,7 @@ duration=${DW_LOAD_DURATION:-20}
 warmup=${DW_LOAD_WARMUP:-5}
 fleets=${DW_LOAD_GATEWAYS:-"100 1000"}
 policies=${DW_LOAD_PATHS:-"100000 1000"}
-paced_rate=${DW_LOAD_PACED_RATE:-2500}
+paced_rate=${DW_LOAD_PACED_RATE:-1500}
 threads=${DW_LOAD_THREADS:-2}
 
 for bin in "$verifier" "$load"; do

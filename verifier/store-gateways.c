@@ -91,6 +91,7 @@ static int gateway_get_locked(struct vf_store *s, const char *id, struct vf_gate
 struct gateway_cached {
         struct gateway_cached *next;
         struct vf_gateway g; /* g.state is owned */
+        int64_t verdicts;    /* rows in verdicts, -1: not counted yet (store-rounds.c keeps it exact) */
 };
 
 static struct gateway_cached **cache_slot(struct vf_store *s, const char *id)
@@ -147,8 +148,16 @@ static int state_copy(const uint8_t *state, size_t size, uint8_t **ret)
         return 0;
 }
 
+bool gateway_cache_verdicts(struct vf_store *s, const char *id, int64_t *ret)
+{
+        struct gateway_cached *c = *cache_slot(s, id);
+
+        *ret = c ? c->verdicts : -1;
+        return c;
+}
+
 void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
-                         enum vf_status previous)
+                         enum vf_status previous, int64_t verdicts)
 {
         struct gateway_cached *c = *cache_slot(s, g->id);
         uint8_t *state;
@@ -171,6 +180,7 @@ void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const s
                 c->g.status_since = v->time;
         c->g.status = v->verdict;
         c->g.last_verdict_at = v->time;
+        c->verdicts = verdicts;
 }
 
 static int gateway_copy(const struct vf_gateway *from, struct vf_gateway *ret)
@@ -201,6 +211,7 @@ int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *
                 free(c);
                 return 0; /* not kept: the next read asks the database again */
         }
+        c->verdicts = -1;
         *cache_slot(s, id) = c; /* not there: the end of its bucket's list */
         s->n_gateways_cached++;
         return 0;

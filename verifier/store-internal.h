@@ -21,9 +21,12 @@ struct gateway_cached;
 struct vf_verdict_record;
 
 void gateway_cache_drop(struct vf_store *s, const char *id);
-/* After a committed round of g (its new state, counters, verdict; previous: the status it replaced). */
+/* Whether a copy of the gateway's row is kept; *ret gets its number of verdicts (-1: not known yet). */
+bool gateway_cache_verdicts(struct vf_store *s, const char *id, int64_t *ret);
+/* After a committed round of g (its new state, counters, verdict; previous: the status it replaced; verdicts: its
+ * number of verdicts now, -1 when not known). */
 void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
-                         enum vf_status previous);
+                         enum vf_status previous, int64_t verdicts);
 void gateway_cache_free(struct vf_store *s);
 
 /* A prepared statement, kept for the store's lifetime: compiling SQL costs more than running these small queries. */

@@ -34,13 +34,47 @@ static int verdict_insert(struct vf_store *s, const char *gateway_id, const stru
         return sql_step_done(s, st);
 }
 
-static int verdicts_prune(struct vf_store *s, const char *gateway_id, uint64_t keep)
+static int verdicts_count(struct vf_store *s, const char *gateway_id, int64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "SELECT count(*) FROM verdicts WHERE gateway_id = ?", &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, gateway_id);
+        r = sql_step_row(s, st);
+        if (r < 0)
+                return r;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+/* Deletes a gateway's verdicts but the newest keep. With *count (>= 0: how many it has, the new one included), only
+ * the excess is deleted, oldest first, through the index: no walk over the kept history; *count follows. */
+static int verdicts_prune(struct vf_store *s, const char *gateway_id, uint64_t keep, int64_t *count)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
         if (keep == 0)
                 return 0;
+        if (count && *count >= 0) {
+                if ((uint64_t)*count <= keep)
+                        return 0;
+                r = sql_prepare(s,
+                                "DELETE FROM verdicts WHERE gateway_id = ?1 AND id <= (SELECT id FROM verdicts WHERE "
+                                "gateway_id = ?1 ORDER BY id LIMIT 1 OFFSET ?2)",
+                                &st);
+                if (r < 0)
+                        return r;
+                sql_bind_text(st, 1, gateway_id);
+                sql_bind_u64(st, 2, (uint64_t)*count - keep - 1);
+                r = sql_step_done(s, st);
+                if (r == 0)
+                        *count -= sqlite3_changes(s->db);
+                return r;
+        }
         r = sql_prepare(s,
                         "DELETE FROM verdicts WHERE gateway_id = ?1 AND id <= (SELECT id FROM verdicts WHERE "
                         "gateway_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -90,16 +124,21 @@ static int status_update(struct vf_store *s, const char *gateway_id, const struc
         return 0;
 }
 
+/* count (optional, in and out): the gateway's number of verdicts, -1 when unknown. */
 static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v,
-                              uint64_t keep, enum vf_status *ret_previous)
+                              uint64_t keep, enum vf_status *ret_previous, int64_t *count)
 {
         int r;
 
         r = status_update(s, gateway_id, v, ret_previous);
         if (r == 0)
                 r = verdict_insert(s, gateway_id, v);
+        if (r == 0 && count && *count >= 0)
+                (*count)++;
+        else if (r == 0 && count && keep > 0)
+                r = verdicts_count(s, gateway_id, count); /* once; afterwards it is followed */
         if (r == 0)
-                r = verdicts_prune(s, gateway_id, keep);
+                r = verdicts_prune(s, gateway_id, keep, count);
         return r;
 }
 
@@ -132,18 +171,21 @@ int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64
         int r;
 
         enum vf_status previous = VF_STATUS_UNKNOWN;
+        int64_t verdicts;
+        bool cached;
 
         STORE_LOCKED(s);
+        cached = gateway_cache_verdicts(s, g->id, &verdicts);
         r = sql_begin(s);
         if (r < 0)
                 return r;
         r = state_update(s, g, expected_rounds, v->time);
         if (r == 0)
-                r = verdict_add_locked(s, g->id, v, keep, &previous);
+                r = verdict_add_locked(s, g->id, v, keep, &previous, cached ? &verdicts : NULL);
         r = sql_end(s, r);
         if (r < 0)
                 return r;
-        gateway_cache_round(s, g, v, previous);
+        gateway_cache_round(s, g, v, previous, verdicts);
         if (ret_previous)
                 *ret_previous = previous;
         return 0;
@@ -179,7 +221,7 @@ int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struc
         r = sql_begin(s);
         if (r < 0)
                 return r;
-        return sql_end(s, verdict_add_locked(s, gateway_id, v, keep, ret_previous));
+        return sql_end(s, verdict_add_locked(s, gateway_id, v, keep, ret_previous, NULL));
 }
 
 void vf_stale_gateways_free(struct vf_stale_gateway *list, size_t n)
@@ -274,6 +316,6 @@ int vf_store_verdict_add_if(struct vf_store *s, const char *gateway_id, uint64_t
                 return r;
         r = last_verdict_check(s, gateway_id, expected_last_verdict_at);
         if (r == 0)
-                r = verdict_add_locked(s, gateway_id, v, keep, ret_previous);
+                r = verdict_add_locked(s, gateway_id, v, keep, ret_previous, NULL);
         return sql_end(s, r);
 }
