@@ -10,8 +10,9 @@
  * software. Its IMA log (ima-ng, built with lib/ima-write) starts with boot_aggregate over the firmware's PCRs
  * 0-9 (the boot log, sent when the verifier asks for it) and grows by --entries measurements per round, each a
  * path and digest of the runtime policy (spread over all of its paths: see "policy"). Every gateway has its own
- * libcurl handle, so its own keep-alive TLS connection with its own client certificate; T threads each drive a
- * curl multi handle over their share of the gateways.
+ * libcurl handle, so its own keep-alive TLS connection with its own client certificate; T threads (by default one
+ * per 64 gateways, at least 2) each drive a curl multi handle over their share of the gateways, with libcurl's
+ * socket API on epoll.
  *
  *   verifier-load ek-ca --out DIR
  *       A test EK CA (ECDSA P-256): DIR/ek-ca.pem is the verifier's ek_ca_bundle, DIR/ek-ca.key signs EK
@@ -20,7 +21,7 @@
  *       A runtime policy of N paths (the digest of each path is SHA-256 of its name), as the simulated gateways
  *       measure them.
  *   verifier-load run --url URL --ca CA.pem --ek-ca DIR --gateways N [--policy-paths P] [--duration S]
- *                     [--warmup S] [--rate R] [--threads T] [--entries E] [--ek-alg ecc|rsa|mixed]
+ *                     [--warmup S] [--rate R] [--threads T|0] [--entries E] [--ek-alg ecc|rsa|mixed]
  *                     [--boot-log FILE] [--verifier-pid PID] [--prefix ID]
  *       Makes N software TPMs, enrolls one gateway and runs one round (so the verifier has compiled its
  *       policies), enrolls the other N - 1 over their own connections, closes every connection, then runs rounds on
@@ -69,15 +70,16 @@
 #include "tpm-credential.h"
 #include "tpm-marshal.h"
 
-#define NONCE_SIZE       32
-#define POOL_DEFAULT     2000
-#define SAMPLES_INIT     65536
-#define SHOW_FAILURES    5
-#define BOOT_RESET       7u /* the simulated TPMs' resetCount: booted a few times before the benchmark */
-#define POLL_MAX_MS      50
-#define FILE_MAX         (64u * 1024 * 1024)
-#define PATH_FORMAT      "/usr/lib/driftwatch-bench/pkg%04zu/bin/tool-%06zu"
-#define TPM_MANUFACTURER "id:44574C44" /* "DWLD" */
+#define NONCE_SIZE          32
+#define POOL_DEFAULT        2000
+#define SAMPLES_INIT        65536
+#define SHOW_FAILURES       5
+#define BOOT_RESET          7u /* the simulated TPMs' resetCount: booted a few times before the benchmark */
+#define POLL_MAX_MS         50
+#define GATEWAYS_PER_THREAD 64
+#define FILE_MAX            (64u * 1024 * 1024)
+#define PATH_FORMAT         "/usr/lib/driftwatch-bench/pkg%04zu/bin/tool-%06zu"
+#define TPM_MANUFACTURER    "id:44574C44" /* "DWLD" */
 
 /* PolicySecret(TPM_RH_ENDORSEMENT) with SHA-256: the authPolicy of the TCG EK templates L-1 and L-2. */
 static const uint8_t ek_auth_policy[32] = {
@@ -1609,7 +1611,11 @@ static int cmd_run(const struct run_args *a)
                a->entries);
 
         /* The workers: gateway i belongs to worker i mod T. */
-        L.n_workers = MIN(a->threads, a->gateways);
+        /* libcurl looks for a connection to reuse among all those its multi handle keeps for the host, checking
+         * each idle one it passes over with a syscall: a few dozen gateways per multi handle keep that cheap. */
+        L.n_workers = MIN(a->threads > 0 ? a->threads
+                                         : MAX(2u, (a->gateways + GATEWAYS_PER_THREAD - 1) / GATEWAYS_PER_THREAD),
+                          a->gateways);
         L.workers = xmalloc(L.n_workers * sizeof(struct worker));
         for (unsigned i = 0; i < L.n_workers; i++) {
                 struct worker *w = &L.workers[i];
@@ -1734,7 +1740,7 @@ static void usage(void)
                "  verifier-load ek-ca --out DIR\n"
                "  verifier-load policy --paths N --out FILE\n"
                "  verifier-load run --url URL --ca CA.pem --ek-ca DIR --gateways N [--policy-paths P] [--pool N]\n"
-               "                    [--duration S] [--warmup S] [--rate R] [--threads T] [--entries E]\n"
+               "                    [--duration S] [--warmup S] [--rate R] [--threads T|0] [--entries E]\n"
                "                    [--ek-alg ecc|rsa|mixed] [--boot-log FILE] [--verifier-pid PID] [--prefix ID]\n");
 }
 
@@ -1756,7 +1762,7 @@ int main(int argc, char **argv)
                 .boot_log = "tests/data/round/bios.log",
                 .prefix = "lg",
                 .gateways = 100,
-                .threads = 2,
+                .threads = 0, /* one per GATEWAYS_PER_THREAD gateways, at least 2 */
                 .entries = 20,
                 .policy_paths = 100000,
                 .pool = POOL_DEFAULT,
@@ -1796,7 +1802,7 @@ int main(int argc, char **argv)
                 else if (strcmp(o, "--gateways") == 0)
                         a.gateways = (unsigned)num(o, v);
                 else if (strcmp(o, "--threads") == 0)
-                        a.threads = MAX((unsigned)num(o, v), 1u);
+                        a.threads = (unsigned)num(o, v); /* 0: one per GATEWAYS_PER_THREAD gateways */
                 else if (strcmp(o, "--entries") == 0)
                         a.entries = MAX((unsigned)num(o, v), 1u);
                 else if (strcmp(o, "--policy-paths") == 0)

@@ -23,7 +23,7 @@ warmup=${DW_LOAD_WARMUP:-5}
 fleets=${DW_LOAD_GATEWAYS:-"100 1000"}
 policies=${DW_LOAD_PATHS:-"100000 1000"}
 paced_rate=${DW_LOAD_PACED_RATE:-1500}
-threads=${DW_LOAD_THREADS:-2}
+threads=${DW_LOAD_THREADS:-0} # 0: one load generator thread per 64 gateways
 
 for bin in "$verifier" "$load"; do
         if [ ! -x "$bin" ]; then
