@@ -13,6 +13,7 @@ CLI_PKGS  := $(LIB_PKGS) jansson
 TEST_PKGS := check
 VERIFIER_PKGS := $(CLI_PKGS) libmicrohttpd gnutls sqlite3
 CURL_PKGS := libcurl
+MONITOR_PKGS := $(CLI_PKGS) libcurl libsystemd
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -26,6 +27,11 @@ BENCH_SRCS := $(sort $(wildcard bench/*.c))
 VERIFIER_SRCS := $(sort $(wildcard verifier/*.c))
 VERIFIER_HDRS := $(wildcard verifier/*.h)
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+MONITOR_SRCS := $(sort $(wildcard monitor/*.c))
+MONITOR_HDRS := $(wildcard monitor/*.h)
+# Everything of a daemon but its main.c, as an archive: unit tests and test tools link what they use of it.
+MONITOR_CORE  := $(filter-out monitor/main.c,$(MONITOR_SRCS))
+VERIFIER_CORE := $(filter-out verifier/main.c,$(VERIFIER_SRCS))
 
 # Two flavours of the pure core: the normal one, and one under ASan+UBSan for the unit tests.
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -37,14 +43,20 @@ CLI           := $(BUILD)/driftwatch
 VERIFIER      := $(if $(VERIFIER_SRCS),$(BUILD)/driftwatch-verifier)
 VERIFIER_SAN  := $(if $(VERIFIER_SRCS),$(BUILD)/san/driftwatch-verifier)
 CLI_SAN       := $(BUILD)/san/driftwatch
+MONITOR       := $(if $(MONITOR_SRCS),$(BUILD)/driftwatch-monitor)
+MONITOR_SAN   := $(if $(MONITOR_SRCS),$(BUILD)/san/driftwatch-monitor)
+LIBMON        := $(BUILD)/libmonitor.a
+LIBMON_SAN    := $(BUILD)/san/libmonitor.a
+LIBVER        := $(BUILD)/libverifier.a
+LIBVER_SAN    := $(BUILD)/san/libverifier.a
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_BINS_SAN := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%)
 BENCH_BINS    := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 TOOL_BINS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
-.PHONY: all deps check check-unit check-unit-san check-cli bench clean format
+.PHONY: all deps check check-unit check-unit-san check-cli bench clean format demo
 
-all: $(LIBDW) $(CLI) $(VERIFIER)
+all: $(LIBDW) $(CLI) $(VERIFIER) $(MONITOR)
 
 $(BUILD)/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
@@ -64,6 +76,46 @@ $(BUILD)/san/verifier/%.o: verifier/%.c $(LIB_HDRS) $(VERIFIER_HDRS)
 $(BUILD)/san/driftwatch-verifier: $(VERIFIER_SRCS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
 	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(VERIFIER_PKGS)) -lpthread
 
+$(BUILD)/monitor/%.o: monitor/%.c $(LIB_HDRS) $(MONITOR_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Imonitor $(CFLAGS) $(call pc_cflags,$(MONITOR_PKGS)) -c $< -o $@
+
+$(BUILD)/san/monitor/%.o: monitor/%.c $(LIB_HDRS) $(MONITOR_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Imonitor $(SANFLAGS) $(call pc_cflags,$(MONITOR_PKGS)) -c $< -o $@
+
+$(BUILD)/driftwatch-monitor: $(BUILD)/monitor/main.o $(LIBMON) $(LIBDW)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(MONITOR_PKGS)) -lpthread
+
+$(BUILD)/san/driftwatch-monitor: $(BUILD)/san/monitor/main.o $(LIBMON_SAN) $(LIBDW_SAN)
+	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(MONITOR_PKGS)) -lpthread
+
+$(LIBMON): $(MONITOR_CORE:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBMON_SAN): $(MONITOR_CORE:%.c=$(BUILD)/san/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBVER): $(VERIFIER_CORE:%.c=$(BUILD)/%.o)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBVER_SAN): $(VERIFIER_CORE:%.c=$(BUILD)/san/%.o)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# Unit tests may test the daemons' modules too (tests/unit/test-monitor-*.c, test-verifier-*.c).
+UNIT_CFLAGS = -Imonitor -Iverifier $(call pc_cflags,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS))
+UNIT_LIBS   = $(call pc_libs,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS)) -lpthread
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(LIB_HDRS) $(MONITOR_HDRS) $(VERIFIER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(UNIT_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/tests/unit/%.o: tests/unit/%.c $(LIB_HDRS) $(MONITOR_HDRS) $(VERIFIER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(UNIT_CFLAGS) -c $< -o $@
+
 $(BUILD)/san/%.o: %.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(call pc_cflags,$(CLI_PKGS)) -c $< -o $@
@@ -80,17 +132,22 @@ $(CLI): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(LIBDW)
 $(CLI_SAN): $(CLI_SRCS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
 	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS))
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/%.o) $(LIBDW)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/%.o) $(LIBMON) $(LIBVER) $(LIBDW)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(TEST_PKGS))
+	$(CC) $(CFLAGS) -o $@ $^ $(UNIT_LIBS)
 
-$(BUILD)/san/tests/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/san/%.o) $(LIBDW_SAN)
+$(BUILD)/san/tests/%: $(BUILD)/san/tests/unit/%.o $(UNIT_HELPERS:%.c=$(BUILD)/san/%.o) $(LIBMON_SAN) $(LIBVER_SAN) $(LIBDW_SAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(TEST_PKGS))
+	$(CC) $(SANFLAGS) -o $@ $^ $(UNIT_LIBS)
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBDW)
+# Test tools may use the monitor's modules (the gateway test client speaks the protocol through them).
+$(BUILD)/tests/tools/%.o: tests/tools/%.c $(LIB_HDRS) $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(CURL_PKGS))
+	$(CC) $(BASEFLAGS) -Imonitor $(CFLAGS) $(call pc_cflags,$(MONITOR_PKGS)) -c $< -o $@
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBMON) $(LIBDW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(MONITOR_PKGS)) -lpthread
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
 	@mkdir -p $(dir $@)
@@ -99,7 +156,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
 # Every Debian package the build and the tests need. Idempotent: installs only what is missing, and runs
 # apt-get update at most once per invocation.
 DEB_PKGS := build-essential pkg-config libssl-dev libjansson-dev libtss2-dev check libsubunit-dev \
-	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libcurl4-openssl-dev sqlite3 curl \
+	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libcurl4-openssl-dev libsystemd-dev sqlite3 curl \
+	systemd-container debootstrap \
 	tpm2-tools ima-evm-utils jq swtpm swtpm-tools
 
 deps:
@@ -113,7 +171,7 @@ deps:
 	else echo "deps: all installed"; fi
 
 check: deps
-	$(MAKE) all $(UNIT_BINS) $(UNIT_BINS_SAN) $(CLI_SAN) $(VERIFIER_SAN) $(TOOL_BINS)
+	$(MAKE) all $(UNIT_BINS) $(UNIT_BINS_SAN) $(CLI_SAN) $(VERIFIER_SAN) $(MONITOR_SAN) $(TOOL_BINS)
 	$(MAKE) check-unit check-unit-san check-cli
 
 check-unit: $(UNIT_BINS)
@@ -124,16 +182,25 @@ check-unit-san: $(UNIT_BINS_SAN)
 		DW_SRCDIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 # Shell tests drive the CLI (the sanitizer build, so bad input is exercised under ASan too) and the peers.
-check-cli: $(CLI) $(CLI_SAN) $(VERIFIER_SAN) $(TOOL_BINS)
+check-cli: $(CLI) $(CLI_SAN) $(VERIFIER_SAN) $(MONITOR_SAN) $(TOOL_BINS)
 	@DW_SRCDIR=$(CURDIR) DW_BUILD=$(CURDIR)/$(BUILD) $(if $(VERIFIER_SAN),DW_VERIFIER=$(CURDIR)/$(VERIFIER_SAN)) \
+		$(if $(MONITOR_SAN),DW_MONITOR=$(CURDIR)/$(MONITOR_SAN)) \
 		tests/run-shell-tests.sh
+
+# The whole product end to end on one machine (tests/demo.sh says what it uses and checks every step).
+demo: deps
+	$(MAKE) all $(TOOL_BINS)
+	@DW_BUILD=$(CURDIR)/$(BUILD) bash tests/demo.sh
 
 bench: all $(BENCH_BINS)
 	@DW_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 
 format:
 	clang-format -i $(LIB_SRCS) $(LIB_HDRS) $(CLI_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(TOOL_SRCS) $(VERIFIER_SRCS) \
-		$(VERIFIER_HDRS)
+		$(VERIFIER_HDRS) $(MONITOR_SRCS) $(MONITOR_HDRS)
 
 clean:
 	rm -rf $(BUILD)
+
+# make install / uninstall (DESTDIR, PREFIX, unit directories from pkg-config): systemd/install.mk
+-include systemd/install.mk
