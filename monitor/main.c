@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +172,7 @@ static int on_seal(sd_event_source *s, uint64_t usec, void *userdata)
         if (pthread_mutex_trylock(&m->tpm.mutex) != 0)
                 return seal_arm(m, SEAL_RETRY_USEC); /* a round holds the TPM */
         r = mon_recorder_seal(m->recorder, m->tpm.tpm, &err);
-        if (r > 0)
-                m->tpm.unacked_batches++;
+        m->tpm.unacked_batches = mon_spool_count(m->spool); /* every batch in the spool was extended */
         pthread_mutex_unlock(&m->tpm.mutex);
         if (r < 0) {
                 mon_alert_log(MON_ALERT_TPM_ERROR, -1, NULL, 0, err.msg);
@@ -493,10 +493,9 @@ static void batch_answer(struct monitor *m, struct mon_uplink_result *res)
         }
         if (mon_spool_remove(m->spool, res->batch_key, &err) < 0)
                 log_at(LOG_ERR, "spool: %s", err.msg);
-        pthread_mutex_lock(&m->tpm.mutex); /* held by a round for a quote at most: short */
-        if (m->tpm.unacked_batches > 0)
-                m->tpm.unacked_batches--;
-        pthread_mutex_unlock(&m->tpm.mutex);
+        /* Lowering it needs no lock (a round may be holding the TPM across its POST): a value read before is only
+         * more careful. Raising it happens when sealing, with the lock held. */
+        atomic_store(&m->tpm.unacked_batches, mon_spool_count(m->spool));
         batches_offer(m);
 }
 

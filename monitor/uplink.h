@@ -26,9 +26,9 @@
 struct mon_tpm_lock {
         pthread_mutex_t mutex;
         struct dw_tpm *tpm;
-        /* Batches extended into the NV index and not yet acknowledged by the verifier: changed by the main loop
-         * with the mutex held. */
-        uint64_t unacked_batches;
+        /* Batches extended into the NV index and not yet acknowledged by the verifier: raised by the main loop
+         * with the mutex held (when it seals), lowered without it (acknowledgements). */
+        _Atomic uint64_t unacked_batches;
 };
 
 struct mon_uplink_options {
