@@ -149,9 +149,14 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBMON) $(LIBDW)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(MONITOR_PKGS)) -lpthread
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBDW)
+# Benchmarks may use the monitor's modules (bench/event-pipeline.c).
+$(BUILD)/bench/%.o: bench/%.c $(LIB_HDRS) $(MONITOR_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(CLI_PKGS) $(CURL_PKGS))
+	$(CC) $(BASEFLAGS) -Imonitor $(CFLAGS) $(call pc_cflags,$(MONITOR_PKGS)) -c $< -o $@
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBMON) $(LIBDW)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(call pc_libs,$(MONITOR_PKGS)) -lpthread
 
 # Every Debian package the build and the tests need. Idempotent: installs only what is missing, and runs
 # apt-get update at most once per invocation.

@@ -24,6 +24,7 @@ fleets=${DW_LOAD_GATEWAYS:-"100 1000"}
 policies=${DW_LOAD_PATHS:-"100000 1000"}
 paced_rate=${DW_LOAD_PACED_RATE:-1500}
 threads=${DW_LOAD_THREADS:-0} # 0: one load generator thread per 64 gateways
+verifier_args=${DW_LOAD_VERIFIER_ARGS:-} # more options for the verifier, e.g. "--set http_threads=4"
 
 for bin in "$verifier" "$load"; do
         if [ ! -x "$bin" ]; then
@@ -53,7 +54,7 @@ start_verifier() { # start_verifier DIR: a private verifier; sets VPID, URL, CA,
         local dir=$1
         "$verifier" --config /dev/null --state-dir "$dir" --listen 127.0.0.1 --port 0 --port-file "$dir.port" \
                 --ek-ca-bundle "$tmp/ekca/ek-ca.pem" --set max_connections=4096 --set max_request_size=64M \
-                2>"$dir.log" &
+                $verifier_args 2>"$dir.log" &
         VPID=$!
         for _ in $(seq 400); do
                 [ -s "$dir.port" ] && break

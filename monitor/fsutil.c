@@ -25,7 +25,7 @@ int mon_fsync_dir_of(const char *path)
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t size)
+int mon_write_all(int fd, const void *data, size_t size)
 {
         const char *p = data;
 
@@ -36,6 +36,27 @@ static int write_all(int fd, const void *data, size_t size)
                         continue;
                 if (n < 0)
                         return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                size -= (size_t)n;
+        }
+        return 0;
+}
+
+int mon_read_all(int fd, void *data, size_t size)
+{
+        char *p = data;
+
+        while (size > 0) {
+                ssize_t n = read(fd, p, size);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
                 p += n;
                 size -= (size_t)n;
         }
@@ -53,7 +74,7 @@ int mon_write_file_atomic(const char *path, const void *data, size_t size, mode_
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        r = write_all(fd, data, size);
+        r = mon_write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)

@@ -10,3 +10,8 @@ int mon_write_file_atomic(const char *path, const void *data, size_t size, mode_
 
 /* fsync of the directory that holds path (or of dir itself when path is a directory). */
 int mon_fsync_dir_of(const char *path);
+
+/* write()/read() of exactly size bytes, retried on EINTR: -errno, or -EIO when the file ends (read) or the device
+ * takes nothing (write). */
+int mon_write_all(int fd, const void *data, size_t size);
+int mon_read_all(int fd, void *data, size_t size);

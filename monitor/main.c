@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -30,11 +31,13 @@
 #include "recorder.h"
 #include "runtime-policy.h"
 #include "spool.h"
+#include "tcg-eventlog.h"
 #include "uplink.h"
 
 #define MON_VERSION          "0.1"
 #define POLICY_MAX           (256u * 1024 * 1024)
 #define TOKEN_MAX            4096
+#define BOOT_LOG_MAX         (16u * 1024 * 1024)
 #define PCR_CHECK_EVERY_USEC (1000u * 1000)     /* a local PCR 10 check at most once a second */
 #define SEAL_RETRY_USEC      (50u * 1000)       /* the TPM was busy with a round: try again soon */
 #define PCR_LAG_MAX_USEC     (3u * 1000 * 1000) /* log entries the PCR has not caught up with after this: forged */
@@ -630,6 +633,71 @@ static int tpm_keys(struct monitor *m)
         return 0;
 }
 
+/* The boot event log replayed against the TPM's PCRs 0-7 (of the checked bank): the firmware's record of the boot
+ * chain must be what the TPM holds, else the log was altered (or the firmware lies): an alert. No log: said once. */
+static void boot_log_check(struct monitor *m)
+{
+        _cleanup_free_ uint8_t *log = NULL;
+        _cleanup_free_ struct dw_tpm_pcrs *pcrs = malloc(sizeof(struct dw_tpm_pcrs));
+        _cleanup_free_ struct dw_tcg_replay *replay = calloc(1, sizeof(struct dw_tcg_replay));
+        struct dw_hasher *h = NULL;
+        TPML_PCR_SELECTION sel;
+        struct dw_error err = {};
+        size_t size;
+        int r;
+
+        if (!m->cfg.boot_log || !*m->cfg.boot_log || !pcrs || !replay)
+                return;
+        r = dw_read_full_file(m->cfg.boot_log, BOOT_LOG_MAX, &log, &size);
+        if (r < 0) {
+                log_at(LOG_NOTICE, "%s: no boot event log (%s): boot PCRs are checked by the verifier only",
+                       m->cfg.boot_log, strerror(-r));
+                return;
+        }
+        r = dw_hasher_new(&h);
+        if (r >= 0)
+                r = dw_tcg_replay_log(replay, h, log, size, &err);
+        if (h)
+                dw_hasher_free(h);
+        if (r < 0) {
+                struct mon_alert_field f[] = {MON_FIELD_STR("path", m->cfg.boot_log),
+                                              MON_FIELD_INT("index", err.index)};
+
+                alert(m, MON_ALERT_IMA_LOG_ERROR, -1, f, ELEMENTSOF(f), "boot event log: %s", err.msg);
+                return;
+        }
+        if (!replay->has_bank[m->bank]) {
+                log_at(LOG_NOTICE, "%s: the boot log has no %s bank", m->cfg.boot_log, dw_hash_alg_name(m->bank));
+                return;
+        }
+        if (dw_tpm_pcr_selection_from_string(m->bank == DW_HASH_SHA256 ? "sha256:0-7" : "sha1:0-7", &sel, &err) < 0 ||
+            dw_tpm_pcr_read(m->tpm.tpm, &sel, pcrs, NULL, &err) < 0) {
+                mon_alert_log(MON_ALERT_TPM_ERROR, -1, NULL, 0, err.msg);
+                return;
+        }
+        for (size_t i = 0; i < pcrs->n_values; i++) {
+                const struct dw_tpm_pcr_value *v = &pcrs->values[i];
+                char hv[DW_HASH_MAX_SIZE * 2 + 1], hr[DW_HASH_MAX_SIZE * 2 + 1];
+
+                if (memcmp(v->digest, replay->pcr[m->bank][v->pcr], v->size) == 0)
+                        continue;
+                struct mon_alert_field f[] = {
+                        MON_FIELD_INT("pcr", v->pcr),
+                        MON_FIELD_STR("bank", dw_hash_alg_name(m->bank)),
+                        MON_FIELD_STR("expected", dw_hex_encode(replay->pcr[m->bank][v->pcr], v->size, hr)),
+                        MON_FIELD_STR("actual", dw_hex_encode(v->digest, v->size, hv)),
+                        MON_FIELD_STR("path", m->cfg.boot_log),
+                };
+                alert(m, MON_ALERT_PCR_MISMATCH, -1, f, ELEMENTSOF(f),
+                      "the boot event log does not replay to the TPM's PCR %u (%s): the log or the boot chain's "
+                      "measurements were altered",
+                      v->pcr, dw_hash_alg_name(m->bank));
+                return;
+        }
+        log_at(LOG_INFO, "boot event log: %" PRIu64 " events replay to the TPM's PCRs 0-7 (%s)", replay->events,
+               dw_hash_alg_name(m->bank));
+}
+
 /* A quote of PCR 10 with a fresh local nonce: the TPM and the AK work, and PCR 10 matches the log. */
 static int first_quote(struct monitor *m)
 {
@@ -976,6 +1044,7 @@ static int run(struct monitor *m)
         r = first_quote(m);
         if (r < 0)
                 return r;
+        boot_log_check(m);
         {
                 struct mon_alert_field f[] = {
                         MON_FIELD_STR("version", MON_VERSION),
@@ -1011,6 +1080,8 @@ int main(int argc, char **argv)
         int r;
 
         pthread_mutex_init(&m.tpm.mutex, NULL);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) /* before any thread: it is not thread-safe */
+                return 1;
         r = parse_args(argc, argv, &m, &check);
         if (r <= 0) {
                 free(m.sets);
@@ -1030,5 +1101,6 @@ int main(int argc, char **argv)
         }
         r = run(&m);
         monitor_done(&m);
+        curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "fsutil.h"
 #include "hash.h"
 #include "spool.h"
 
@@ -135,47 +136,6 @@ static bool header_check(const uint8_t *h, uint64_t key, uint64_t file_size, con
 
 /* ---- I/O helpers -------------------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t size)
-{
-        const uint8_t *p = data;
-
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                size -= (size_t)n;
-        }
-        return 0;
-}
-
-/* Reads exactly size bytes: -EIO if the file ends first. */
-static int read_all(int fd, void *data, size_t size)
-{
-        uint8_t *p = data;
-
-        while (size > 0) {
-                ssize_t n = read(fd, p, size);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                size -= (size_t)n;
-        }
-        return 0;
-}
-
 static int fsync_dir(struct mon_spool *s, struct dw_error *err)
 {
         if (fsync(s->dir_fd) < 0)
@@ -284,7 +244,7 @@ static int record_verify(struct mon_spool *s, const char *name, uint64_t key, ui
                 *why = "truncated";
                 return 0;
         }
-        r = read_all(fd, h, sizeof(h));
+        r = mon_read_all(fd, h, sizeof(h));
         if (r < 0) {
                 *why = r == -EIO ? "truncated" : "unreadable";
                 return 0;
@@ -297,7 +257,7 @@ static int record_verify(struct mon_spool *s, const char *name, uint64_t key, ui
         for (left = get_le64(h + 16); left > 0;) {
                 size_t n = (size_t)MIN(left, (uint64_t)sizeof(buf));
 
-                r = read_all(fd, buf, n);
+                r = mon_read_all(fd, buf, n);
                 if (r < 0) {
                         *why = r == -EIO ? "truncated" : "unreadable";
                         return 0;
@@ -506,9 +466,9 @@ static int write_tmp(struct mon_spool *s, const char *name, uint64_t key, const 
         fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
                 return dw_error_set(err, errno, 0, 0, "%s/%s: cannot create: %m", s->path, name);
-        r = write_all(fd, h, sizeof(h));
+        r = mon_write_all(fd, h, sizeof(h));
         if (r >= 0)
-                r = write_all(fd, data, size);
+                r = mon_write_all(fd, data, size);
         if (r < 0)
                 return dw_error_set(err, r, 0, 0, "%s/%s: write: %s", s->path, name, strerror(-r));
         if (fsync(fd) < 0)
@@ -590,7 +550,7 @@ static int record_read(struct mon_spool *s, uint64_t key, uint8_t **ret_data, si
                 *why = S_ISREG(st.st_mode) ? "truncated" : "not a regular file";
                 return 0;
         }
-        r = read_all(fd, h, sizeof(h));
+        r = mon_read_all(fd, h, sizeof(h));
         if (r < 0) {
                 *why = "truncated or unreadable";
                 return 0;
@@ -601,7 +561,7 @@ static int record_read(struct mon_spool *s, uint64_t key, uint8_t **ret_data, si
         data = malloc(size + 1);
         if (!data)
                 return -ENOMEM;
-        r = read_all(fd, data, size);
+        r = mon_read_all(fd, data, size);
         if (r < 0) {
                 *why = "truncated or unreadable";
                 return 0;

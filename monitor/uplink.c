@@ -6,11 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileio.h"
 #include "uplink.h"
 
-#define LOG_MAX        (256u * 1024 * 1024) /* a measurement list larger than this is not read */
-#define BOOT_LOG_MAX   (16u * 1024 * 1024)
 #define RETRY_MIN_USEC (1000u * 1000)
 #define CHALLENGE_WAIT 25 /* seconds a long poll stays open */
 
@@ -230,36 +227,17 @@ static void post_batch(struct mon_uplink *u, struct mon_vclient *c, uint64_t key
         }
 }
 
-static int read_logs(struct mon_uplink *u, struct mon_round_evidence *ev, uint8_t **ima, uint8_t **boot,
-                     struct dw_error *err)
-{
-        size_t size;
-        int r;
-
-        r = dw_read_full_file(u->ima_log, LOG_MAX, ima, &size);
-        if (r < 0)
-                return dw_error_set(err, -r, 0, 0, "%s: cannot read: %s", u->ima_log, strerror(-r));
-        ev->ima_log = *ima;
-        ev->ima_log_size = size;
-        if (u->boot_log) {
-                r = dw_read_full_file(u->boot_log, BOOT_LOG_MAX, boot, &size);
-                if (r < 0)
-                        return dw_error_set(err, -r, 0, 0, "%s: cannot read: %s", u->boot_log, strerror(-r));
-                ev->boot_log = *boot;
-                ev->boot_log_size = size;
-        }
-        return 0;
-}
-
 /* One round: nonce, then (TPM held) quote, logs, NV certification when every extended batch was acknowledged, and
  * the POST. 0 when the verifier answered (pushed as a result), a transport error to retry, or another error. */
 static int round_once(struct mon_uplink *u, struct mon_vclient *c, struct dw_error *err)
 {
-        _cleanup_free_ uint8_t *ima = NULL, *boot = NULL;
         struct mon_uplink_result res = {.kind = MON_UPLINK_ROUND};
         struct mon_round_request req;
+        /* The client reads the logs after the quote, so they hold at least what it covers. */
         struct mon_round_evidence ev = {
                 .ak_handle = u->o.ak_handle,
+                .ima_log_path = u->ima_log,
+                .boot_log_path = u->boot_log,
                 .ima_log_alg = u->o.ima_log_alg,
                 .nv_index = u->o.nv_index,
         };
@@ -277,11 +255,8 @@ static int round_once(struct mon_uplink *u, struct mon_vclient *c, struct dw_err
         if (r < 0)
                 return r;
         pthread_mutex_lock(&u->tpm->mutex);
-        r = read_logs(u, &ev, &ima, &boot, err);
-        if (r >= 0) {
-                ev.nv_certify = u->tpm->unacked_batches == 0;
-                r = mon_vclient_attest(c, u->tpm->tpm, &req, &ev, &res.sent, &res.status, &res.answer, err);
-        }
+        ev.nv_certify = u->tpm->unacked_batches == 0;
+        r = mon_vclient_attest(c, u->tpm->tpm, &req, &ev, &res.sent, &res.status, &res.answer, err);
         pthread_mutex_unlock(&u->tpm->mutex);
         if (r < 0)
                 return r;

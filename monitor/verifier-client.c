@@ -22,6 +22,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "fileio.h"
+#include "fsutil.h"
 #include "hex.h"
 #include "ima-log.h"
 #include "tpm-credential.h"
@@ -47,14 +48,14 @@ struct mon_vclient {
         char *key_path, *cert_path;
         long connect_timeout_ms, request_timeout_ms;
         char curl_error[CURL_ERROR_SIZE];
+        /* The certificate file the connections were made with (its identity when last seen). */
+        bool cert_seen;
+        dev_t cert_dev;
+        ino_t cert_ino;
+        struct timespec cert_mtime;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------------------- */
-
-static void curl_slist_freep(struct curl_slist **l)
-{
-        curl_slist_free_all(*l);
-}
 
 static void bio_freep(BIO **b)
 {
@@ -226,25 +227,6 @@ static int nonce_parse(const json_t *v, uint8_t ret[static NONCE_MAX], size_t *r
 
 /* ---- files --------------------------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t size)
-{
-        const uint8_t *p = data;
-
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                size -= (size_t)n;
-        }
-        return 0;
-}
-
 /* Writes data to a new temporary file next to path (mode, fsync'd); *ret_tmp is its name. */
 static int tmp_file_write(const char *path, const void *data, size_t size, mode_t mode, char **ret_tmp,
                           struct dw_error *err)
@@ -265,7 +247,7 @@ static int tmp_file_write(const char *path, const void *data, size_t size, mode_
         }
         if (fchmod(fd, mode) < 0)
                 return dw_error_set(err, errno, 0, 0, "%s: %s", tmp, strerror(errno));
-        r = write_all(fd, data, size);
+        r = mon_write_all(fd, data, size);
         if (r < 0)
                 return dw_error_set(err, r, 0, 0, "%s: %s", tmp, strerror(-r));
         if (fsync(fd) < 0)
@@ -369,6 +351,15 @@ static int curl_setup(struct mon_vclient *c, struct dw_error *err)
         return 0;
 }
 
+static char *path_join(const char *dir, const char *name)
+{
+        char *p;
+
+        if (asprintf(&p, "%s/%s", dir, name) < 0)
+                return NULL;
+        return p;
+}
+
 static int url_copy(const char *url, char **ret, struct dw_error *err)
 {
         size_t len = strlen(url);
@@ -388,8 +379,7 @@ int mon_vclient_new(const struct mon_vclient_options *o, struct mon_vclient **re
 
         if (!o->url || !o->ca_file || !o->gateway_id || !o->state_dir)
                 return dw_error_set(err, EINVAL, 0, 0,
-                                    "the verifier URL, its CA, the gateway id and the state "
-                                    "directory are required");
+                                    "the verifier URL and CA, gateway id, state directory are required");
         if (!gateway_id_valid(o->gateway_id))
                 return dw_error_set(err, EINVAL, 0, 0,
                                     "gateway id '%.64s': 1-64 of A-Z a-z 0-9 . _ -, not starting with . or -",
@@ -404,8 +394,9 @@ int mon_vclient_new(const struct mon_vclient_options *o, struct mon_vclient **re
                 return r;
         c->ca_file = strdup(o->ca_file);
         c->gateway_id = strdup(o->gateway_id);
-        if (!c->ca_file || !c->gateway_id || asprintf(&c->key_path, "%s/%s", o->state_dir, MON_TLS_KEY_FILE) < 0 ||
-            asprintf(&c->cert_path, "%s/%s", o->state_dir, MON_TLS_CERT_FILE) < 0)
+        c->key_path = path_join(o->state_dir, MON_TLS_KEY_FILE);
+        c->cert_path = path_join(o->state_dir, MON_TLS_CERT_FILE);
+        if (!c->ca_file || !c->gateway_id || !c->key_path || !c->cert_path)
                 return oom(err);
         c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : CONNECT_TIMEOUT_MS_DEFAULT;
         c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : REQUEST_TIMEOUT_MS_DEFAULT;
@@ -433,12 +424,39 @@ bool mon_vclient_enrolled(const struct mon_vclient *c)
         return access(c->key_path, R_OK) == 0 && access(c->cert_path, R_OK) == 0;
 }
 
+/* Notes the certificate file's identity; true when it is another file than the one seen last (renewed by an
+ * enrollment, of this client or another). */
+static bool cert_renewed(struct mon_vclient *c)
+{
+        struct stat st;
+        bool renewed;
+
+        if (stat(c->cert_path, &st) < 0)
+                return false;
+        renewed = c->cert_seen &&
+                  (st.st_dev != c->cert_dev || st.st_ino != c->cert_ino || st.st_mtim.tv_sec != c->cert_mtime.tv_sec ||
+                   st.st_mtim.tv_nsec != c->cert_mtime.tv_nsec);
+        c->cert_seen = true;
+        c->cert_dev = st.st_dev;
+        c->cert_ino = st.st_ino;
+        c->cert_mtime = st.st_mtim;
+        return renewed;
+}
+
+/* Connections and TLS sessions made with a previous certificate would go on presenting it: dropped. */
+static int cert_follow(struct mon_vclient *c, struct dw_error *err)
+{
+        if (!cert_renewed(c))
+                return 0;
+        return curl_setup(c, err);
+}
+
 /* ---- HTTP ---------------------------------------------------------------------------------------------------- */
 
 struct answer_buf {
         char *data;
         size_t size, allocated;
-        bool too_large;
+        bool too_large, out_of_memory;
 };
 
 static void answer_buf_done(struct answer_buf *b)
@@ -459,8 +477,10 @@ static size_t answer_write(char *p, size_t size, size_t n, void *userdata)
                 size_t want = MIN(MAX(b->allocated * 2, b->size + len), (size_t)ANSWER_MAX);
                 char *q = realloc(b->data, want);
 
-                if (!q)
+                if (!q) {
+                        b->out_of_memory = true;
                         return 0;
+                }
                 b->data = q;
                 b->allocated = want;
         }
@@ -512,9 +532,28 @@ static int slist_add(struct curl_slist **l, const char *line)
         return 0;
 }
 
+/* A token fit for a header line: 1 or more printable ASCII characters, no space. */
+static bool bearer_valid(const char *s)
+{
+        if (*s == '\0')
+                return false;
+        for (; *s; s++)
+                if (*s <= 0x20 || *s >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* Header lines may hold a bearer token: wiped before they are freed. */
+static void headers_freep(struct curl_slist **l)
+{
+        for (struct curl_slist *i = *l; i; i = i->next)
+                OPENSSL_cleanse(i->data, strlen(i->data));
+        curl_slist_free_all(*l);
+}
+
 static int headers_make(const struct exchange *x, struct curl_slist **ret, struct dw_error *err)
 {
-        _cleanup_(curl_slist_freep) struct curl_slist *h = NULL;
+        _cleanup_(headers_freep) struct curl_slist *h = NULL;
         _cleanup_(erase_freep) char *auth = NULL;
 
         /* "Expect:": no 100-continue round trip before large bodies. */
@@ -522,16 +561,12 @@ static int headers_make(const struct exchange *x, struct curl_slist **ret, struc
             (x->body && slist_add(&h, "Content-Type: application/json") < 0))
                 return oom(err);
         if (x->bearer) {
-                for (const char *p = x->bearer; *p; p++)
-                        if (*p <= 0x20 || *p >= 0x7f)
-                                return dw_error_set(err, EINVAL, 0, 0,
-                                                    "the bearer token has a character that "
-                                                    "cannot be sent in a header");
+                if (!bearer_valid(x->bearer))
+                        return dw_error_set(err, EINVAL, 0, 0, "the bearer token is empty or not printable ASCII");
                 if (asprintf(&auth, "Authorization: Bearer %s", x->bearer) < 0) {
                         auth = NULL;
                         return oom(err);
                 }
-                /* libcurl keeps its own copy of the line (freed, not wiped, with the list). */
                 if (slist_add(&h, auth) < 0)
                         return oom(err);
         }
@@ -579,6 +614,7 @@ static int answer_parse(const struct answer_buf *b, const char *method, const ch
                         struct dw_error *err)
 {
         json_error_t jerr;
+        char why[80];
         json_t *j;
 
         if (b->size == 0) {
@@ -589,7 +625,7 @@ static int answer_parse(const struct answer_buf *b, const char *method, const ch
         if (!j || !json_is_object(j)) {
                 json_decref(j);
                 return dw_error_set(err, EPROTO, 0, 0, "%s %s: HTTP %ld, the answer is not a JSON object%s%s", method,
-                                    url, status, j ? "" : ": ", j ? "" : jerr.text);
+                                    url, status, j ? "" : ": ", j ? "" : printable(jerr.text, why, sizeof(why)));
         }
         *ret = j;
         return 0;
@@ -608,12 +644,17 @@ static int url_make(struct mon_vclient *c, const char *path, char **ret, struct 
 static int exchange_raw(struct mon_vclient *c, const struct exchange *x, const char *url, long *ret_status,
                         struct answer_buf *answer, struct dw_error *err)
 {
-        _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
+        _cleanup_(headers_freep) struct curl_slist *headers = NULL;
         const char *method = x->body ? "POST" : "GET";
         long status = 0;
         CURLcode rc;
         int r;
 
+        if (x->with_cert) {
+                r = cert_follow(c, err);
+                if (r < 0)
+                        return r;
+        }
         r = headers_make(x, &headers, err);
         if (r < 0)
                 return r;
@@ -625,6 +666,8 @@ static int exchange_raw(struct mon_vclient *c, const struct exchange *x, const c
         c->curl_error[0] = '\0';
         rc = curl_easy_perform(c->curl);
         request_clear(c);
+        if (answer->out_of_memory)
+                return oom(err);
         if (answer->too_large)
                 return dw_error_set(err, EPROTO, 0, 0, "%s %s: the answer is larger than %u MiB", method, url,
                                     ANSWER_MAX >> 20);
@@ -669,29 +712,48 @@ int mon_vclient_request(struct mon_vclient *c, const char *path, const char *bod
         return exchange(c, &x, ret_status, ret_answer, err);
 }
 
-/* A gateway request (POST with body, GET without) to /v1/gateways/ID/<what> with the client certificate; the
- * answer must be a JSON object. */
-static int gateway_request(struct mon_vclient *c, const char *what, const char *body, long timeout_ms, long *ret_status,
-                           json_t **ret_answer, struct dw_error *err)
+/* A request to the gateway's own URLs: x->path is relative to /v1/gateways/ID/; the answer must be a JSON object. */
+static int gateway_request(struct mon_vclient *c, const struct exchange *x, long *ret_status, json_t **ret_answer,
+                           struct dw_error *err)
 {
         _cleanup_(json_decrefp) json_t *answer = NULL;
         _cleanup_free_ char *path = NULL;
+        struct exchange xg = *x;
         long status;
         int r;
 
-        if (asprintf(&path, "/v1/gateways/%s/%s", c->gateway_id, what) < 0) {
+        if (asprintf(&path, "/v1/gateways/%s/%s", c->gateway_id, x->path) < 0) {
                 path = NULL;
                 return oom(err);
         }
-        r = exchange(c, &(struct exchange){path, body, NULL, true, timeout_ms}, &status, &answer, err);
+        xg.path = path;
+        r = exchange(c, &xg, &status, &answer, err);
         if (r < 0)
                 return r;
         if (!answer)
-                return dw_error_set(err, EPROTO, 0, 0, "%s %s%s: HTTP %ld with an empty answer", body ? "POST" : "GET",
-                                    c->url, path, status);
+                return dw_error_set(err, EPROTO, 0, 0, "%s %s%s: HTTP %ld with an empty answer",
+                                    x->body ? "POST" : "GET", c->url, path, status);
         *ret_status = status;
         *ret_answer = TAKE_PTR(answer);
         return 0;
+}
+
+/* POST with the client certificate, the configured timeout. */
+static int gateway_post(struct mon_vclient *c, const char *what, const char *body, long *ret_status,
+                        json_t **ret_answer, struct dw_error *err)
+{
+        const struct exchange x = {.path = what, .body = body, .with_cert = true, .timeout_ms = c->request_timeout_ms};
+
+        return gateway_request(c, &x, ret_status, ret_answer, err);
+}
+
+/* Enrollment's POSTs: no client certificate, the bootstrap token. */
+static int enroll_post(struct mon_vclient *c, const char *what, const char *body, const char *bearer, long *ret_status,
+                       json_t **ret_answer, struct dw_error *err)
+{
+        const struct exchange x = {.path = what, .body = body, .bearer = bearer, .timeout_ms = c->request_timeout_ms};
+
+        return gateway_request(c, &x, ret_status, ret_answer, err);
 }
 
 /* A refusal of the calls that do not hand the answer back: -EACCES for 401/403, else -EPROTO. */
@@ -851,9 +913,7 @@ static int challenge_parse(const json_t *answer, struct enroll_challenge *ret, s
 
         if (!json_is_string(cred) ||
             base64_decode(json_string_value(cred), json_string_length(cred), CREDENTIAL_MAX, &blob, &size) < 0)
-                return dw_error_set(err, EPROTO, 0, 0,
-                                    "the /enroll answer: credential: not base64 of at most %zu "
-                                    "bytes",
+                return dw_error_set(err, EPROTO, 0, 0, "the /enroll answer: credential: not base64 of <= %zu bytes",
                                     CREDENTIAL_MAX);
         if (dw_tpm_credential_file_parse(blob, size, &ch.blob, &ch.seed, &perr) < 0)
                 return dw_error_set(err, EPROTO, 0, 0, "the /enroll answer: credential: %s", perr.msg);
@@ -908,9 +968,7 @@ static int certificate_parse(const json_t *answer, EVP_PKEY *pkey, char **ret, s
         long n;
 
         if (!json_is_string(pem) || json_string_length(pem) > CERT_PEM_MAX)
-                return dw_error_set(err, EPROTO, 0, 0,
-                                    "the /activate answer: certificate: not a string of at most %u "
-                                    "bytes",
+                return dw_error_set(err, EPROTO, 0, 0, "the /activate answer: certificate: not a string of <= %u bytes",
                                     CERT_PEM_MAX);
         in = BIO_new_mem_buf(json_string_value(pem), (int)json_string_length(pem));
         out = BIO_new(BIO_s_mem());
@@ -948,6 +1006,7 @@ static int enrolled_save(struct mon_vclient *c, const json_t *answer, const stru
         r = credentials_save(c, key, (size_t)key_size, cert, strlen(cert), err);
         if (r < 0)
                 return r;
+        (void)cert_renewed(c);
         return curl_setup(c, err);
 }
 
@@ -957,7 +1016,7 @@ int mon_vclient_enroll(struct mon_vclient *c, struct dw_tpm *t, const struct mon
         _cleanup_(enroll_keys_done) struct enroll_keys k = {};
         _cleanup_(tls_key_done) struct tls_key tls = {};
         _cleanup_(json_decrefp) json_t *challenge = NULL, *answer = NULL;
-        _cleanup_free_ char *body = NULL, *path = NULL;
+        _cleanup_free_ char *enroll = NULL, *activate = NULL;
         struct enroll_challenge ch;
         long status;
         int r;
@@ -968,20 +1027,12 @@ int mon_vclient_enroll(struct mon_vclient *c, struct dw_tpm *t, const struct mon
         r = tls_key_make(c->gateway_id, &tls, err);
         if (r < 0)
                 return r;
-        r = enroll_body(&k, tls.csr, &body, err);
+        r = enroll_body(&k, tls.csr, &enroll, err);
         if (r < 0)
                 return r;
-        if (asprintf(&path, "/v1/gateways/%s/enroll", c->gateway_id) < 0) {
-                path = NULL;
-                return oom(err);
-        }
-        r = exchange(c, &(struct exchange){path, body, o->bearer, false, c->request_timeout_ms}, &status, &challenge,
-                     err);
+        r = enroll_post(c, "enroll", enroll, o->bearer, &status, &challenge, err);
         if (r < 0)
                 return r;
-        if (!challenge)
-                return dw_error_set(err, EPROTO, 0, 0, "POST %s%s: HTTP %ld with an empty answer", c->url, path,
-                                    status);
         if (status != 200) {
                 *ret_status = status;
                 *ret_answer = TAKE_PTR(challenge);
@@ -990,22 +1041,12 @@ int mon_vclient_enroll(struct mon_vclient *c, struct dw_tpm *t, const struct mon
         r = challenge_parse(challenge, &ch, err);
         if (r < 0)
                 return r;
-        free(body);
-        body = NULL;
-        r = activate_body(t, o, &ch, &body, err);
+        r = activate_body(t, o, &ch, &activate, err);
         if (r < 0)
                 return r;
-        free(path);
-        if (asprintf(&path, "/v1/gateways/%s/activate", c->gateway_id) < 0) {
-                path = NULL;
-                return oom(err);
-        }
-        r = exchange(c, &(struct exchange){path, body, o->bearer, false, c->request_timeout_ms}, &status, &answer, err);
+        r = enroll_post(c, "activate", activate, o->bearer, &status, &answer, err);
         if (r < 0)
                 return r;
-        if (!answer)
-                return dw_error_set(err, EPROTO, 0, 0, "POST %s%s: HTTP %ld with an empty answer", c->url, path,
-                                    status);
         if (status == 200) {
                 r = enrolled_save(c, answer, &tls, err);
                 if (r < 0)
@@ -1017,6 +1058,16 @@ int mon_vclient_enroll(struct mon_vclient *c, struct dw_tpm *t, const struct mon
 }
 
 /* ---- rounds -------------------------------------------------------------------------------------------------- */
+
+/* A PCR selection in tpm2-tools syntax ("sha256:0,1,2+sha1:0-7") is made of these; parsed later. */
+static bool pcr_selection_text(const json_t *v, size_t size)
+{
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+
+        return s && len > 0 && len < size &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:,+-") == len;
+}
 
 int mon_round_request_from_json(const json_t *answer, struct mon_round_request *ret, struct dw_error *err)
 {
@@ -1030,12 +1081,8 @@ int mon_round_request_from_json(const json_t *answer, struct mon_round_request *
                 return dw_error_set(err, EPROTO, 0, 0, "the /nonce answer is not a JSON object");
         if (nonce_parse(json_object_get(answer, "nonce"), req.nonce, &req.nonce_size) < 0)
                 return dw_error_set(err, EPROTO, 0, 0, "the /nonce answer: nonce: not hex of 1-%d bytes", NONCE_MAX);
-        if (!json_is_string(sel) || json_string_length(sel) == 0 ||
-            json_string_length(sel) >= sizeof(req.pcr_selection) ||
-            strlen(json_string_value(sel)) != json_string_length(sel))
-                return dw_error_set(err, EPROTO, 0, 0,
-                                    "the /nonce answer: pcr_selection: not a string of 1-%zu "
-                                    "characters",
+        if (!pcr_selection_text(sel, sizeof(req.pcr_selection)))
+                return dw_error_set(err, EPROTO, 0, 0, "the /nonce answer: pcr_selection: not 1-%zu of [A-Za-z0-9:,+-]",
                                     sizeof(req.pcr_selection) - 1);
         memcpy(req.pcr_selection, json_string_value(sel), json_string_length(sel) + 1);
         if (dw_tpm_pcr_selection_from_string(req.pcr_selection, &pcrs, &perr) < 0)
@@ -1056,7 +1103,7 @@ int mon_vclient_nonce(struct mon_vclient *c, struct mon_round_request *ret, long
         long status;
         int r;
 
-        r = gateway_request(c, "nonce", "{}", c->request_timeout_ms, &status, &answer, err);
+        r = gateway_post(c, "nonce", "{}", &status, &answer, err);
         if (r < 0)
                 return r;
         if (ret_status)
@@ -1128,16 +1175,12 @@ static int ima_slice_find(const uint8_t *log, size_t size, uint64_t log_first, e
         total = p.index;
         if (total < from) { /* fewer entries than the verifier verified: a new boot, its log from entry 0 */
                 if (log_first != 0)
-                        return dw_error_set(err, ERANGE, 0, 0,
-                                            "IMA log: after a reboot it is sent from entry 0, the "
-                                            "buffer starts at entry %llu",
+                        return dw_error_set(err, ERANGE, 0, 0, "IMA log: a new boot's is sent from entry 0, not %llu",
                                             (unsigned long long)log_first);
                 from = 0;
                 start = 0;
         } else if (from < log_first)
-                return dw_error_set(err, ERANGE, 0, 0,
-                                    "IMA log: the verifier asks from entry %llu, the buffer starts "
-                                    "at entry %llu",
+                return dw_error_set(err, ERANGE, 0, 0, "IMA log: the verifier asks from entry %llu, not %llu",
                                     (unsigned long long)from, (unsigned long long)log_first);
         else if (from == total)
                 start = end; /* nothing new */
@@ -1171,7 +1214,7 @@ static int ima_json(const struct mon_round_request *req, const struct mon_round_
                 return r;
         if (json_object_set_new(j, "first_index", json_integer((json_int_t)s.first)) < 0 ||
             json_object_set_new(j, "digest_alg", json_string(dw_hash_alg_name(ev->ima_log_alg))) < 0 ||
-            json_set_base64(j, "entries", log + s.offset, s.size) < 0)
+            json_set_base64(j, "entries", s.size > 0 ? log + s.offset : NULL, s.size) < 0)
                 return dw_error_set(err, ENOMEM, 0, 0, "cannot build the IMA member");
         sent->ima_first_index = s.first;
         sent->ima_entries = s.count;
@@ -1192,6 +1235,8 @@ static int boot_log_b64(const struct mon_round_request *req, const struct mon_ro
                 return 0;
         if (ev->boot_log_path) {
                 r = log_read(ev->boot_log_path, BOOT_LOG_MAX, &file, &size, err);
+                if (r == -ENOENT)
+                        return 0; /* a machine without an event log: the verifier says whether it needs one */
                 if (r < 0)
                         return r;
                 log = file;
@@ -1308,7 +1353,7 @@ int mon_vclient_attest(struct mon_vclient *c, struct dw_tpm *t, const struct mon
         r = mon_vclient_attest_build(c, t, req, ev, sent, &body, err);
         if (r < 0)
                 return r;
-        r = gateway_request(c, "attest", body, c->request_timeout_ms, ret_status, ret_answer, err);
+        r = gateway_post(c, "attest", body, ret_status, ret_answer, err);
         if (r < 0)
                 return r;
         if (ret_sent)
@@ -1319,7 +1364,7 @@ int mon_vclient_attest(struct mon_vclient *c, struct dw_tpm *t, const struct mon
 int mon_vclient_post_batch(struct mon_vclient *c, const char *batch_json, long *ret_status, json_t **ret_answer,
                            struct dw_error *err)
 {
-        return gateway_request(c, "events", batch_json, c->request_timeout_ms, ret_status, ret_answer, err);
+        return gateway_post(c, "events", batch_json, ret_status, ret_answer, err);
 }
 
 int mon_vclient_challenge_wait(struct mon_vclient *c, unsigned wait_sec, bool *ret_challenge, struct dw_error *err)

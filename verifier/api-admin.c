@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The admin API (bearer token: the admin token): policies and their versions, assignments to gateways and groups,
  * acknowledging sticky failures, removing a gateway. A policy or assignment change takes effect at each gateway's
- * next round; attestation state is never reset by it. */
+ * next round, and raises a challenge ("policy-changed") for every gateway it affects so that the next round comes at
+ * once; attestation state is never reset by it. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,22 @@ static void admin_log(const char *action, json_t *fields)
                 fields = json_object();
         json_object_set_new(fields, "action", json_string(action));
         vf_log_json(VF_LOG_INFO, "admin", fields);
+}
+
+#define POLICY_CHANGED "policy-changed"
+
+/* Challenges the gateways a policy change affects (policy_name: new version of it; group: its assignment changed);
+ * returns how many. */
+static size_t challenge_affected(struct verifier *v, enum vf_policy_kind kind, const char *policy_name,
+                                 const char *group)
+{
+        _cleanup_free_ char(*ids)[65] = NULL;
+        size_t n = 0;
+
+        if (vf_store_gateways_affected(v->store, kind, policy_name, group, &ids, &n) < 0)
+                return 0;
+        vf_challenge_gateways(v, POLICY_CHANGED, ids, n);
+        return n;
 }
 
 static enum vf_policy_kind kind_param(struct vf_request *rq)
@@ -44,8 +61,9 @@ enum MHD_Result vf_api_policy_add(struct vf_request *rq)
         r = vf_store_policy_add(v->store, kind, name, (const char *)rq->body, rq->body_size, &version);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
-        admin_log("policy-add", json_pack("{s:s, s:s, s:I, s:I}", "kind", vf_policy_kind_name(kind), "name", name,
-                                          "version", (json_int_t)version, "size", (json_int_t)rq->body_size));
+        admin_log("policy-add", json_pack("{s:s, s:s, s:I, s:I, s:I}", "kind", vf_policy_kind_name(kind), "name", name,
+                                          "version", (json_int_t)version, "size", (json_int_t)rq->body_size,
+                                          "challenged", (json_int_t)challenge_affected(v, kind, name, NULL)));
         return vf_reply_json(rq, 201,
                              json_pack("{s:s, s:s, s:I}", "kind", vf_policy_kind_name(kind), "name", name, "version",
                                        (json_int_t)version));
@@ -173,15 +191,21 @@ static enum MHD_Result assign(struct vf_request *rq, bool group)
                                               why);
         }
         for (enum vf_policy_kind k = 0; k < _VF_POLICY_KIND_MAX; k++) {
+                size_t challenged = 1;
+
                 if (!set[k])
                         continue;
                 r = vf_store_assign(v->store, group, rq->params[0], k, clear[k] ? NULL : a[k].name, a[k].version);
                 if (r < 0)
                         return vf_reply_error(rq, 500, "internal-error", "database error");
-                admin_log("assign", json_pack("{s:s, s:s, s:s, s:o, s:I}", "target", group ? "group" : "gateway", "id",
-                                              rq->params[0], "kind", vf_policy_kind_name(k), "policy",
+                if (group)
+                        challenged = challenge_affected(v, k, NULL, rq->params[0]);
+                else
+                        (void)vf_challenges_raise(v->challenges, rq->params[0], POLICY_CHANGED, vf_now_usec());
+                admin_log("assign", json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "target", group ? "group" : "gateway",
+                                              "id", rq->params[0], "kind", vf_policy_kind_name(k), "policy",
                                               clear[k] ? json_null() : json_string(a[k].name), "version",
-                                              (json_int_t)a[k].version));
+                                              (json_int_t)a[k].version, "challenged", (json_int_t)challenged));
         }
         return vf_reply_json(rq, 200,
                              json_pack("{s:s, s:s}", group ? "group" : "gateway", rq->params[0], "status",
@@ -252,9 +276,13 @@ enum MHD_Result vf_api_acknowledge(struct vf_request *rq)
         r = vf_round_acknowledge(g.state, g.state_size, through, &state, &size, &cleared);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "the stored attestation state is unusable");
-        r = vf_store_state_replace(v->store, g.id, g.rounds, state, size);
+        r = vf_store_state_replace(
+                v->store, g.id,
+                &(struct vf_state_expect){.rounds = g.rounds, .state = g.state, .state_size = g.state_size}, state,
+                size);
         if (r == -ESTALE)
-                return vf_reply_error(rq, 409, "concurrent-round", "a round completed meanwhile; try again");
+                return vf_reply_error(rq, 409, "concurrent-round",
+                                      "a round (or a refused event batch) changed the state meanwhile; try again");
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         admin_log("acknowledge", json_pack("{s:s, s:I, s:i}", "gateway", g.id, "through_round", (json_int_t)through,
@@ -273,6 +301,8 @@ enum MHD_Result vf_api_unenroll(struct vf_request *rq)
                 return vf_reply_error(rq, 404, "unknown-gateway", "no gateway %s is enrolled", rq->params[0]);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
+        vf_challenges_forget(rq->v->challenges, rq->params[0]);
+        vf_nonces_forget(rq->v->nonces, rq->params[0]);
         admin_log("unenroll", json_pack("{s:s}", "gateway", rq->params[0]));
         return vf_reply_json(rq, 200, json_pack("{s:s, s:s}", "gateway", rq->params[0], "status", "removed"));
 }

@@ -6,9 +6,10 @@
  *   POST /v1/gateways/{id}/attest   the nonce, the quote and its PCR values, the IMA entries from that index, the
  *                                   boot log when asked -> the verdict with its reasons (and a token if trusted)
  *
- * The evidence is parsed completely before the nonce is consumed, so a malformed request costs no nonce; then the
- * nonce is consumed atomically, the round is judged from the persisted state with lib/attest-round, and the new
- * state, the verdict and the status are committed in one transaction. */
+ * Nonces are issued from memory (nonces.h). The evidence is parsed completely before the nonce is used, so a
+ * malformed request costs no nonce; then the nonce is used atomically, the round is judged from the persisted state
+ * with lib/attest-round, and the used nonce, the new state, the verdict and the status are committed in one
+ * transaction. */
 
 #include <errno.h>
 #include <string.h>
@@ -25,7 +26,7 @@
 #include "tpm-marshal.h"
 #include "util.h"
 
-#define NONCE_SIZE 32
+#define NONCE_SIZE VF_NONCE_SIZE
 
 enum MHD_Result vf_api_nonce(struct vf_request *rq)
 {
@@ -33,7 +34,7 @@ enum MHD_Result vf_api_nonce(struct vf_request *rq)
         _cleanup_(vf_gateway_done) struct vf_gateway g = {};
         uint8_t nonce[NONCE_SIZE];
         char hex[2 * NONCE_SIZE + 1], expires_text[32], selection[128];
-        uint64_t expires;
+        uint64_t now = vf_now_usec(), expires;
         int r;
 
         r = vf_store_gateway_get(v->store, rq->params[0], &g);
@@ -45,10 +46,10 @@ enum MHD_Result vf_api_nonce(struct vf_request *rq)
         r = vf_random_bytes(nonce, sizeof(nonce));
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "no randomness");
-        expires = vf_now_usec() + v->cfg->nonce_lifetime * 1000000u;
-        r = vf_store_nonce_put(v->store, g.id, nonce, sizeof(nonce), expires);
+        expires = now + v->cfg->nonce_lifetime * 1000000u;
+        r = vf_nonces_issue(v->nonces, g.id, nonce, now, expires);
         if (r < 0)
-                return vf_reply_error(rq, 500, "internal-error", "database error");
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
         vf_request_log(rq, "gateway", json_string(g.id));
         return vf_reply_json(rq, 200,
                              json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "nonce",
@@ -321,9 +322,10 @@ void vf_verdict_changed(struct verifier *v, const char *gateway_id, enum vf_stat
                                     "verdict", vf_status_name(now), "reasons", reasons ? reasons : json_array()));
 }
 
-/* Records a verdict that did not come from judging evidence (the state does not move), and publishes the status
- * change it makes. */
-static int verdict_record(struct vf_request *rq, enum vf_status verdict, json_t *reasons)
+/* Records a verdict that did not come from judging evidence (the state does not move; nonce, when not NULL, is
+ * recorded as used), and publishes the status change it makes. */
+static int verdict_record(struct vf_request *rq, const struct vf_nonce_use *nonce, enum vf_status verdict,
+                          json_t *reasons)
 {
         struct verifier *v = rq->v;
         _cleanup_free_ char *text = json_dumps(reasons, JSON_COMPACT);
@@ -333,7 +335,7 @@ static int verdict_record(struct vf_request *rq, enum vf_status verdict, json_t 
 
         if (!text)
                 return -ENOMEM;
-        r = vf_store_verdict_add(v->store, rq->params[0], &rec, v->cfg->verdict_history, &previous);
+        r = vf_store_verdict_add(v->store, rq->params[0], nonce, &rec, v->cfg->verdict_history, &previous);
         if (r < 0)
                 return r;
         vf_metrics_round(v->metrics, verdict, 0);
@@ -345,14 +347,15 @@ static int verdict_record(struct vf_request *rq, enum vf_status verdict, json_t 
 
 /* require_runtime_policy and none assigned: nothing is judged and the state does not move, so the entries are
  * judged once a policy is assigned, never skipped. */
-static enum MHD_Result policy_missing(struct vf_request *rq, const struct vf_gateway *g)
+static enum MHD_Result policy_missing(struct vf_request *rq, const struct vf_gateway *g,
+                                      const struct vf_nonce_use *nonce)
 {
         _cleanup_(json_decrefp) json_t *reasons = json_pack(
                 "[{s:s, s:b, s:s, s:s}]", "kind", "policy_missing", "sticky", false, "rule", "runtime", "message",
                 "no runtime policy is assigned to this gateway or its group (require_runtime_policy): the evidence "
                 "was not judged");
 
-        if (!reasons || verdict_record(rq, VF_STATUS_UNTRUSTED, reasons) < 0)
+        if (!reasons || verdict_record(rq, nonce, VF_STATUS_UNTRUSTED, reasons) < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         return vf_reply_json(rq, 200,
                              json_pack("{s:s, s:O, s:{s:I, s:b}}", "verdict", "untrusted", "reasons", reasons, "next",
@@ -373,7 +376,7 @@ static enum MHD_Result nonce_refused(struct vf_request *rq, enum vf_nonce_result
         _cleanup_(json_decrefp) json_t *reasons = json_pack("[{s:s, s:b, s:s, s:s}]", "kind", "nonce", "sticky", false,
                                                             "rule", vf_nonce_result_name(nr), "message", details[nr]);
 
-        if (!reasons || verdict_record(rq, VF_STATUS_UNTRUSTED, reasons) < 0)
+        if (!reasons || verdict_record(rq, NULL, VF_STATUS_UNTRUSTED, reasons) < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         snprintf(rq->error, sizeof(rq->error), "%s", vf_nonce_result_name(nr));
         vf_metrics_rejected(v->metrics, vf_nonce_result_name(nr));
@@ -429,11 +432,13 @@ static enum MHD_Result round_answer(struct vf_request *rq, const struct vf_round
 
 /* Judges, signs, commits. */
 static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, const struct vf_round_policies *pol,
-                                 const struct evidence *e)
+                                 const struct evidence *e, const struct vf_nonce_use *nonce)
 {
         struct verifier *v = rq->v;
         _cleanup_(vf_round_output_done) struct vf_round_output o = {};
         _cleanup_free_ char *token = NULL, *reasons = NULL;
+        _cleanup_free_ uint8_t *judged = NULL; /* the state judged from: the commit's condition */
+        size_t judged_size = g->state_size;
         uint64_t start = vf_monotonic_usec(), now = vf_now_usec(), latency, expected = g->rounds;
         enum vf_status previous;
         char why[300], nonce_hex[2 * NONCE_SIZE + 1];
@@ -450,26 +455,30 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
                 return vf_reply_error(rq, 500, "internal-error", "cannot sign the attestation result token");
         latency = vf_monotonic_usec() - start;
         reasons = json_dumps(o.reasons, JSON_COMPACT);
-        free(g->state);
+        judged = TAKE_PTR(g->state);
         g->state = TAKE_PTR(o.state);
         g->state_size = o.state_size;
         g->ima_next_index = o.ima_next_index;
         g->boot_log_required = o.boot_log_required;
-        r = vf_store_round_commit(v->store, g, expected,
-                                  &(struct vf_verdict_record){
-                                          .time = now,
-                                          .verdict = o.verdict,
-                                          .reasons = reasons,
-                                          .ima_from = o.ima_from,
-                                          .ima_to = o.ima_next_index,
-                                          .nonce_hex = dw_hex_encode(e->nonce, sizeof(e->nonce), nonce_hex),
-                                          .token = token,
-                                          .latency_usec = latency,
-                                  },
-                                  v->cfg->verdict_history, &previous);
+        r = vf_store_round_commit(
+                v->store, g, &(struct vf_state_expect){.rounds = expected, .state = judged, .state_size = judged_size},
+                nonce,
+                &(struct vf_verdict_record){
+                        .time = now,
+                        .verdict = o.verdict,
+                        .reasons = reasons,
+                        .ima_from = o.ima_from,
+                        .ima_to = o.ima_next_index,
+                        .nonce_hex = dw_hex_encode(e->nonce, sizeof(e->nonce), nonce_hex),
+                        .token = token,
+                        .latency_usec = latency,
+                },
+                v->cfg->verdict_history, &previous);
         if (r == -ESTALE)
                 return vf_reply_error(rq, 409, "concurrent-round",
                                       "another round of this gateway completed meanwhile; ask for a new nonce");
+        if (r == -EEXIST)
+                return nonce_refused(rq, VF_NONCE_REUSED);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         vf_metrics_round(v->metrics, o.verdict, latency);
@@ -477,6 +486,24 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         if (previous != o.verdict)
                 vf_verdict_changed(v, g->id, previous, o.verdict, o.reasons);
         return round_answer(rq, &o, token);
+}
+
+/* Uses the nonce: from memory, or, when it is not there (issued before a restart, forgotten), the store says
+ * whether a round used it already. */
+static int nonce_use(struct verifier *v, const char *gateway_id, const uint8_t *nonce, enum vf_nonce_result *ret,
+                     uint64_t *ret_expires)
+{
+        bool used;
+        int r;
+
+        *ret = vf_nonces_use(v->nonces, gateway_id, nonce, vf_now_usec(), ret_expires);
+        if (*ret != VF_NONCE_UNKNOWN)
+                return 0;
+        r = vf_store_nonce_used(v->store, gateway_id, nonce, NONCE_SIZE, &used);
+        if (r < 0)
+                return r;
+        *ret = used ? VF_NONCE_REUSED : VF_NONCE_UNKNOWN;
+        return 0;
 }
 
 enum MHD_Result vf_api_attest(struct vf_request *rq)
@@ -487,6 +514,7 @@ enum MHD_Result vf_api_attest(struct vf_request *rq)
         _cleanup_(vf_gateway_done) struct vf_gateway g = {};
         _cleanup_(vf_round_policies_done) struct vf_round_policies pol = {};
         enum vf_nonce_result nr;
+        uint64_t expires = 0;
         char why[512];
         int r;
 
@@ -503,12 +531,12 @@ enum MHD_Result vf_api_attest(struct vf_request *rq)
         r = vf_round_policies_acquire(v, g.id, &pol, why, sizeof(why));
         if (r < 0)
                 return vf_reply_error(rq, 503, "policy-unavailable", "%s", why);
-        r = vf_store_nonce_consume(v->store, g.id, e.nonce, sizeof(e.nonce), vf_now_usec(), &nr);
+        r = nonce_use(v, g.id, e.nonce, &nr, &expires);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         if (nr != VF_NONCE_OK)
                 return nonce_refused(rq, nr);
         if (v->cfg->require_runtime_policy && !pol.runtime)
-                return policy_missing(rq, &g);
-        return round_run(rq, &g, &pol, &e);
+                return policy_missing(rq, &g, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce), expires});
+        return round_run(rq, &g, &pol, &e, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce), expires});
 }

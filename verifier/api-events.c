@@ -8,8 +8,10 @@
  * A batch is judged with lib/event-chain against the gateway's persisted event-chain state and the event key from
  * its enrollment. An accepted batch's events and the new state are committed in one transaction (optimistically:
  * a concurrent batch of the same gateway makes it 409 concurrent-batch, nothing written). A batch that is refused
- * (gap, fork, bad signature, chain mismatch, wrong chain, bad encoding) changes no state: it is recorded as an
- * untrusted verdict with the reason "event_chain_<verdict>". */
+ * changes no event-chain state: it is recorded as an untrusted verdict with the reason "event_chain_<verdict>".
+ * One that shows tampering (fork, bad signature, chain mismatch) is also a sticky failure, kept in the gateway's
+ * round state like a rejected executable until an administrator acknowledges it; a gap, another chain's batch and
+ * bad encoding are not. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "api.h"
 #include "event-chain.h"
 #include "log.h"
+#include "round.h"
 #include "tpm-marshal.h"
 #include "util.h"
 
@@ -70,19 +73,35 @@ static int state_load(struct verifier *v, const char *gateway_id, struct dw_even
         return r;
 }
 
-/* The reason of a refused batch, as attestation reasons look. */
-static json_t *batch_reasons(const struct dw_event_verify_result *res)
+#define STICKY_TRIES 8
+
+/* Whether a refused batch shows tampering (authentic evidence of an attack or a rewritten history: sticky, like a
+ * rejected executable) rather than a transport or bookkeeping problem (a gap, another chain, bad encoding). */
+static bool verdict_sticky(enum dw_event_verdict v)
+{
+        return v == DW_EVENT_FORK || v == DW_EVENT_BAD_SIGNATURE || v == DW_EVENT_CHAIN_MISMATCH;
+}
+
+/* The reason of a refused batch, as attestation reasons look; round: the round it counts as found in (sticky). */
+static json_t *batch_reasons(const struct dw_event_verify_result *res, bool sticky, uint64_t round)
 {
         _cleanup_free_ char *kind = vf_strprintf("event_chain_%s", dw_event_verdict_name(res->verdict));
+        json_t *reasons;
 
         if (!kind)
                 return NULL;
-        return json_pack("[{s:s, s:b, s:I, s:s, s:s}]", "kind", kind, "sticky", false, "index",
-                         (json_int_t)res->first_seq, "rule", dw_event_verdict_name(res->verdict), "message", res->msg);
+        reasons =
+                json_pack("[{s:s, s:b, s:I, s:s, s:s}]", "kind", kind, "sticky", sticky, "index",
+                          (json_int_t)res->first_seq, "rule", dw_event_verdict_name(res->verdict), "message", res->msg);
+        if (reasons && sticky)
+                json_object_set_new(json_array_get(reasons, 0), "round", json_integer((json_int_t)round));
+        return reasons;
 }
 
-/* Records a refused batch as an untrusted verdict (the state does not move) and publishes the status change. */
-static int refused_record(struct vf_request *rq, json_t *reasons)
+/* Records the verdict (and the state that keeps its sticky failure, when not NULL) and publishes the status change.
+ * -ESTALE when the state changed since expected was read. */
+static int refused_commit(struct vf_request *rq, json_t *reasons, const struct vf_state_expect *expected,
+                          const uint8_t *state, size_t state_size)
 {
         struct verifier *v = rq->v;
         _cleanup_free_ char *text = json_dumps(reasons, JSON_COMPACT);
@@ -92,7 +111,11 @@ static int refused_record(struct vf_request *rq, json_t *reasons)
 
         if (!text)
                 return -ENOMEM;
-        r = vf_store_verdict_add(v->store, rq->params[0], &rec, v->cfg->verdict_history, &previous);
+        if (state)
+                r = vf_store_verdict_add_state(v->store, rq->params[0], expected, state, state_size, &rec,
+                                               v->cfg->verdict_history, &previous);
+        else
+                r = vf_store_verdict_add(v->store, rq->params[0], NULL, &rec, v->cfg->verdict_history, &previous);
         if (r < 0)
                 return r;
         vf_metrics_round(v->metrics, VF_STATUS_UNTRUSTED, 0);
@@ -102,12 +125,62 @@ static int refused_record(struct vf_request *rq, json_t *reasons)
         return 0;
 }
 
+/* A sticky refusal: its failure goes into the gateway's round state with the verdict, retried when a round (or
+ * another refusal) changed the state meanwhile. *ret_reasons gets the reasons recorded. */
+static int sticky_record(struct vf_request *rq, const struct dw_event_verify_result *res, json_t **ret_reasons)
+{
+        struct verifier *v = rq->v;
+        int r = -ESTALE;
+
+        for (unsigned i = 0; i < STICKY_TRIES && r == -ESTALE; i++) {
+                _cleanup_(vf_gateway_done) struct vf_gateway g = {};
+                _cleanup_(json_decrefp) json_t *reasons = NULL;
+                _cleanup_free_ uint8_t *state = NULL;
+                size_t size;
+                uint64_t round;
+
+                r = vf_store_gateway_get(v->store, rq->params[0], &g);
+                if (r < 0)
+                        return r;
+                r = vf_round_add_sticky_batch(g.state, g.state_size, dw_event_verdict_name(res->verdict),
+                                              res->first_seq, res->msg, &state, &size, &round);
+                if (r < 0)
+                        return r;
+                reasons = batch_reasons(res, true, round);
+                if (!reasons)
+                        return -ENOMEM;
+                r = refused_commit(
+                        rq, reasons,
+                        &(struct vf_state_expect){.rounds = g.rounds, .state = g.state, .state_size = g.state_size},
+                        state, size);
+                if (r == 0)
+                        *ret_reasons = TAKE_PTR(reasons);
+        }
+        return r;
+}
+
+static int refused_record(struct vf_request *rq, const struct dw_event_verify_result *res, json_t **ret_reasons)
+{
+        _cleanup_(json_decrefp) json_t *reasons = NULL;
+        int r;
+
+        if (verdict_sticky(res->verdict))
+                return sticky_record(rq, res, ret_reasons);
+        reasons = batch_reasons(res, false, 0);
+        if (!reasons)
+                return -ENOMEM;
+        r = refused_commit(rq, reasons, NULL, NULL, 0);
+        if (r == 0)
+                *ret_reasons = TAKE_PTR(reasons);
+        return r;
+}
+
 static enum MHD_Result batch_refused(struct vf_request *rq, const struct dw_event_verify_result *res)
 {
-        _cleanup_(json_decrefp) json_t *reasons = batch_reasons(res);
+        _cleanup_(json_decrefp) json_t *reasons = NULL;
         _cleanup_free_ char *error = vf_strprintf("event_chain_%s", dw_event_verdict_name(res->verdict));
 
-        if (!reasons || !error || refused_record(rq, reasons) < 0)
+        if (!error || refused_record(rq, res, &reasons) < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         vf_metrics_rejected(rq->v->metrics, error);
         vf_log_json(VF_LOG_WARNING, "event-batch-refused",

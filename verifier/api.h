@@ -30,6 +30,12 @@ enum MHD_Result vf_api_verdicts(struct vf_request *rq);
 enum MHD_Result vf_api_stream(struct vf_request *rq);
 enum MHD_Result vf_api_metrics(struct vf_request *rq);
 
+/* api-challenge.c */
+enum MHD_Result vf_api_challenge_poll(struct vf_request *rq);
+enum MHD_Result vf_api_challenge_raise(struct vf_request *rq);
+/* Raises a challenge with reason for each of n gateways. */
+void vf_challenge_gateways(struct verifier *v, const char *reason, char (*ids)[65], size_t n);
+
 /* api-admin.c */
 enum MHD_Result vf_api_policy_add(struct vf_request *rq);
 enum MHD_Result vf_api_policy_get(struct vf_request *rq);

@@ -39,6 +39,8 @@ struct vf_config {
         uint64_t max_request_size;     /* bytes */
         uint64_t max_connections;
         uint64_t verdict_history; /* verdicts kept per gateway */
+        uint64_t event_retention; /* seconds runtime events are kept after their arrival */
+        uint64_t nonce_retention; /* seconds nonces are remembered past their expiry */
         bool require_runtime_policy;
         enum vf_log_level log_level;
 };

@@ -707,6 +707,41 @@ static struct vf_request *request_new(struct vf_http *h, struct MHD_Connection *
         return rq;
 }
 
+/* ---- request size limits ------------------------------------------------------------------------------------
+ *
+ * libmicrohttpd keeps a request's line and headers in the connection's memory pool and answers what does not fit
+ * there itself, with an HTML 431 (or 414). The pool (CONNECTION_MEMORY) is larger than VF_HEADERS_MAX, so that
+ * everything between the two reaches us and gets a JSON error like every other refusal; only requests whose headers
+ * exceed the pool still get libmicrohttpd's own answer. */
+#define CONNECTION_MEMORY (32u * 1024)
+
+static enum MHD_Result header_size_add(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        size_t *total = cls;
+
+        (void)kind;
+        *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* "key: value\r\n" */
+        return MHD_YES;
+}
+
+/* Answers early a request whose URL or headers are larger than VF_HEADERS_MAX (true, *ret set). */
+static bool headers_too_large(struct vf_request *rq, enum MHD_Result *ret)
+{
+        size_t total = strlen(rq->method) + strlen(rq->path) + 11; /* "METHOD PATH HTTP/1.1\r\n" */
+
+        MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, header_size_add, &total); /* "?key=value&" */
+        if (total > VF_HEADERS_MAX) {
+                *ret = vf_reply_error(rq, 414, "uri-too-long", "the request's URL exceeds %u bytes", VF_HEADERS_MAX);
+                return true;
+        }
+        MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, header_size_add, &total);
+        if (total <= VF_HEADERS_MAX)
+                return false;
+        *ret = vf_reply_error(rq, 431, "headers-too-large", "the request's line and headers exceed %u bytes",
+                              VF_HEADERS_MAX);
+        return true;
+}
+
 /* Content-Length larger than the limit: refused before reading the body. */
 static bool declared_too_large(struct vf_request *rq)
 {
@@ -775,10 +810,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
         (void)version;
         if (!rq) {
+                enum MHD_Result r;
+
                 rq = request_new(h, conn, url, method);
                 if (!rq)
                         return MHD_NO;
                 *con_cls = rq;
+                if (headers_too_large(rq, &r))
+                        return r;
                 if (declared_too_large(rq))
                         return vf_reply_error(rq, 413, "body-too-large",
                                               "the declared request body exceeds %" PRIu64 " bytes", rq->body_limit);
@@ -824,6 +863,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         if (!rq)
                 return;
         *con_cls = NULL;
+        if (rq->on_done)
+                rq->on_done(rq, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         vf_metrics_request(h->v->metrics, rq->status);
         fields = json_pack("{s:s, s:s, s:i, s:f, s:o, s:I}", "method", rq->method, "path", rq->path, "status",
                            (int)rq->status, "ms", (double)(vf_monotonic_usec() - rq->start_usec) / 1000.0, "client",
@@ -902,7 +943,7 @@ int vf_http_start(struct verifier *v, const struct vf_route *routes, size_t n_ro
                 vf_pki_server_cert_pem(v->pki), MHD_OPTION_HTTPS_MEM_TRUST, vf_pki_ca_pem(v->pki),
                 MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
                 MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_END);
         if (!h->daemon) {

@@ -16,6 +16,7 @@
 #include "verifier.h"
 
 #define VF_SMALL_BODY_MAX (64u * 1024) /* enrollment, nonce, assignment requests */
+#define VF_HEADERS_MAX    (8u * 1024)  /* request line and headers: more is 431 (or 414 for the URL alone) */
 #define VF_PARAMS_MAX     4
 
 enum vf_auth {
@@ -54,6 +55,9 @@ struct vf_request {
         unsigned status;
         char error[48];
         json_t *log; /* extra fields for the request's log line */
+        /* called once the request is over: completed says whether the answer was sent in full */
+        void (*on_done)(struct vf_request *rq, bool completed);
+        void *on_done_data;
 };
 
 /* Answers with a JSON body (steals body). */

@@ -21,8 +21,10 @@
 #include "version.h"
 
 #define MAINTENANCE_INTERVAL_USEC (5 * 1000000u)
-#define NONCE_PRUNE_INTERVAL_USEC (600 * 1000000u)
-#define NONCE_KEEP_USEC           (86400 * 1000000ull) /* used nonces are remembered this long past expiry */
+#define NONCE_MEMORY_USEC         (600 * 1000000ull) /* expired nonces are told so for this long */
+#define CLEANUP_INTERVAL_USEC     (60 * 1000000u)    /* at most; more often for retentions under two intervals */
+#define CLEANUP_BATCH             500                /* rows per transaction */
+#define CLEANUP_BATCHES           200                /* transactions per table and run */
 #define TOKEN_MIN                 16
 
 struct options {
@@ -218,13 +220,14 @@ static void print_config(const struct vf_config *cfg)
                "nonce_lifetime = %" PRIu64 "s\nenrollment_lifetime = %" PRIu64 "s\ntoken_lifetime = %" PRIu64
                "s\nattestation_deadline = %" PRIu64 "s\nclient_cert_lifetime = %" PRIu64
                "s\nconnection_timeout = %" PRIu64 "s\nmax_request_size = %" PRIu64 "\nmax_connections = %" PRIu64
-               "\nverdict_history = %" PRIu64 "\nrequire_runtime_policy = %s\n",
+               "\nverdict_history = %" PRIu64 "\nevent_retention = %" PRIu64 "s\nnonce_retention = %" PRIu64
+               "s\nrequire_runtime_policy = %s\n",
                cfg->state_dir, cfg->database, cfg->listen_address, cfg->port, cfg->server_names, cfg->verifier_id,
                cfg->ek_ca_bundle ?: "", cfg->ek_crl ?: "", cfg->enrollment_token_file ?: "", cfg->admin_token_file,
                cfg->read_token_file ?: "", cfg->default_group, cfg->pcr_bank, cfg->nonce_lifetime,
                cfg->enrollment_lifetime, cfg->token_lifetime, cfg->attestation_deadline, cfg->client_cert_lifetime,
                cfg->connection_timeout, cfg->max_request_size, cfg->max_connections, cfg->verdict_history,
-               cfg->require_runtime_policy ? "yes" : "no");
+               cfg->event_retention, cfg->nonce_retention, cfg->require_runtime_policy ? "yes" : "no");
 }
 
 /* ---- startup ------------------------------------------------------------------------------------------------- */
@@ -352,11 +355,17 @@ static int start(struct verifier *v)
                 r = vf_events_new(&v->events);
         if (r == 0)
                 r = vf_policy_cache_new(v->store, &v->policies);
+        if (r == 0)
+                r = vf_challenges_new(&v->challenges);
+        if (r == 0)
+                r = vf_nonces_new(&v->nonces);
         return r;
 }
 
 static void stop(struct verifier *v)
 {
+        vf_challenges_free(v->challenges);
+        vf_nonces_free(v->nonces);
         vf_policy_cache_free(v->policies);
         vf_events_free(v->events);
         vf_metrics_free(v->metrics);
@@ -404,6 +413,38 @@ static void expire_stale(struct verifier *v)
         vf_stale_gateways_free(list, n);
 }
 
+/* How often retention runs: every CLEANUP_INTERVAL_USEC, or twice per retention when that is shorter. */
+static uint64_t cleanup_interval(const struct vf_config *cfg)
+{
+        uint64_t shortest = MIN(cfg->event_retention, cfg->nonce_retention) * 1000000u / 2;
+
+        return MAX(MIN(shortest, CLEANUP_INTERVAL_USEC), 1000000u);
+}
+
+/* Deletes what is past retention: used and expired nonces, runtime events, expired pending enrollments (verdicts
+ * are capped per gateway as they are added: verdict_history). */
+static void cleanup(struct verifier *v)
+{
+        const struct vf_config *cfg = v->cfg;
+        uint64_t now = vf_now_usec();
+        struct vf_cleanup_counts n = {};
+
+        if (vf_store_cleanup(v->store,
+                             &(struct vf_cleanup){
+                                     .nonces_before = now - MIN(now, cfg->nonce_retention * 1000000u),
+                                     .events_before = now - MIN(now, cfg->event_retention * 1000000u),
+                                     .enrollments_before = now,
+                                     .batch = CLEANUP_BATCH,
+                                     .max_batches = CLEANUP_BATCHES,
+                             },
+                             &n) < 0)
+                return;
+        if (n.nonces + n.events + n.enrollments > 0)
+                vf_log_json(VF_LOG_INFO, "cleanup",
+                            json_pack("{s:I, s:I, s:I, s:b}", "nonces", (json_int_t)n.nonces, "events",
+                                      (json_int_t)n.events, "enrollments", (json_int_t)n.enrollments, "more", n.more));
+}
+
 static int write_port_file(const char *path, uint16_t port)
 {
         char text[16];
@@ -415,7 +456,7 @@ static int write_port_file(const char *path, uint16_t port)
 /* Waits for SIGTERM/SIGINT, doing the periodic work meanwhile. */
 static void run(struct verifier *v, const sigset_t *signals)
 {
-        uint64_t last_expire = 0, last_prune = 0;
+        uint64_t last_expire = 0, last_cleanup = 0, cleanup_every = cleanup_interval(v->cfg);
 
         for (;;) {
                 struct timespec timeout = {.tv_sec = 1};
@@ -430,30 +471,23 @@ static void run(struct verifier *v, const sigset_t *signals)
                 now = vf_monotonic_usec();
                 if (now - last_expire >= MAINTENANCE_INTERVAL_USEC) {
                         expire_stale(v);
+                        vf_nonces_prune(v->nonces, vf_now_usec() - NONCE_MEMORY_USEC);
                         last_expire = now;
                 }
-                if (now - last_prune >= NONCE_PRUNE_INTERVAL_USEC) {
-                        (void)vf_store_nonces_prune(v->store, vf_now_usec() - NONCE_KEEP_USEC);
-                        last_prune = now;
+                if (last_cleanup == 0 || now - last_cleanup >= cleanup_every) {
+                        cleanup(v);
+                        last_cleanup = vf_monotonic_usec();
                 }
         }
 }
 
-static int serve(struct verifier *v, const struct options *o)
+static int serve(struct verifier *v, const struct options *o, const sigset_t *signals)
 {
         struct vf_http *http = NULL;
         uint16_t port;
-        sigset_t signals;
         char msg[300];
         int r;
 
-        /* Every thread started from here on inherits the blocked signals; only run() takes them. */
-        sigemptyset(&signals);
-        sigaddset(&signals, SIGTERM);
-        sigaddset(&signals, SIGINT);
-        sigaddset(&signals, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &signals, NULL);
-        signal(SIGPIPE, SIG_IGN);
         r = vf_http_start(v, vf_routes, vf_n_routes, &http, &port, msg, sizeof(msg));
         if (r < 0)
                 return startup_error("%s", msg);
@@ -468,9 +502,10 @@ static int serve(struct verifier *v, const struct options *o)
                     json_pack("{s:s, s:s, s:i, s:s, s:b, s:b}", "version", VF_VERSION, "listen", v->cfg->listen_address,
                               "port", (int)port, "state_dir", v->cfg->state_dir, "enrollment", v->ek_trust != NULL,
                               "enrollment_token", v->enrollment_token != NULL));
-        run(v, &signals);
+        run(v, signals);
         v->stopping = true;
         vf_events_shutdown(v->events);
+        vf_challenges_shutdown(v->challenges); /* long polls end now, not when their wait is up */
         vf_http_stop(http);
         vf_log(VF_LOG_INFO, "stopped", "clean shutdown");
         return 0;
@@ -481,6 +516,7 @@ int main(int argc, char **argv)
         _cleanup_(options_done) struct options o = {};
         _cleanup_(vf_config_done) struct vf_config cfg = {};
         struct verifier v = {.cfg = &cfg};
+        sigset_t signals;
         int r;
 
         if (parse_options(argc, argv, &o) < 0)
@@ -492,9 +528,18 @@ int main(int argc, char **argv)
                 return 0;
         }
         vf_log_set_level(cfg.log_level);
+        /* Every thread (log writer, checkpoints, HTTP) inherits the blocked signals; only run() takes them. */
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &signals, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        (void)vf_log_start(); /* without the thread, lines are written directly */
         r = start(&v);
         if (r == 0)
-                r = serve(&v, &o);
+                r = serve(&v, &o, &signals);
         stop(&v);
+        vf_log_stop();
         return r < 0 ? 1 : 0;
 }

@@ -194,6 +194,47 @@ int vf_round_acknowledge(const uint8_t *state, size_t state_size, uint64_t throu
         return 0;
 }
 
+/* ---- sticky failures found outside rounds ----------------------------------------------------------------------
+ *
+ * A refused event batch that shows tampering is a sticky failure of the gateway like a rejected executable, so it is
+ * kept in the round state with the others (lib/attest-round lists it again in every round until acknowledged). The
+ * state knows round reasons only: it is kept as an event_chain_mismatch reason whose rule is BATCH_RULE_PREFIX and
+ * the batch verdict, and shown as event_chain_<verdict> (reason_json). */
+
+#define BATCH_RULE_PREFIX "batch:"
+
+int vf_round_add_sticky_batch(const uint8_t *state, size_t state_size, const char *verdict, uint64_t first_seq,
+                              const char *msg, uint8_t **ret, size_t *ret_size, uint64_t *ret_round)
+{
+        _cleanup_free_ struct dw_round_state *s = malloc(sizeof(*s));
+        struct dw_round_reason reason = {
+                .kind = DW_ROUND_EVENT_CHAIN_MISMATCH,
+                .sticky = true,
+                .index = first_seq > INT64_MAX ? -1 : (int64_t)first_seq,
+        };
+        char why[300];
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        r = state_load(state, state_size, s, why, sizeof(why));
+        if (r < 0)
+                return r;
+        /* Found before the next round: it counts as that round's (acknowledging through the last round leaves it). */
+        reason.round = s->rounds + 1;
+        snprintf(reason.rule, sizeof(reason.rule), "%s%s", BATCH_RULE_PREFIX, verdict);
+        snprintf(reason.msg, sizeof(reason.msg), "%s", msg);
+        if (s->n_sticky < DW_ROUND_STICKY_MAX)
+                s->sticky[s->n_sticky++] = reason;
+        s->sticky_count++;
+        s->sticky_last_round = MAX(s->sticky_last_round, reason.round);
+        r = dw_round_state_serialize(s, ret, ret_size);
+        if (r < 0)
+                return r;
+        *ret_round = reason.round;
+        return 0;
+}
+
 /* ---- the round ----------------------------------------------------------------------------------------------- */
 
 void vf_round_output_done(struct vf_round_output *o)
@@ -207,18 +248,24 @@ void vf_round_output_done(struct vf_round_output *o)
 
 static json_t *reason_json(const struct dw_round_reason *r)
 {
-        json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:o}", "kind", dw_round_reason_kind_name(r->kind), "sticky",
-                              r->sticky, "earlier", r->earlier, "round", (json_int_t)r->round, "index",
-                              r->index >= 0 ? json_integer(r->index) : json_null());
+        bool batch = r->kind == DW_ROUND_EVENT_CHAIN_MISMATCH &&
+                     strncmp(r->rule, BATCH_RULE_PREFIX, strlen(BATCH_RULE_PREFIX)) == 0;
+        const char *rule = batch ? r->rule + strlen(BATCH_RULE_PREFIX) : r->rule;
+        char kind[96];
+        json_t *j;
 
+        snprintf(kind, sizeof(kind), "%s%s", batch ? "event_chain_" : dw_round_reason_kind_name(r->kind),
+                 batch ? rule : "");
+        j = json_pack("{s:s, s:b, s:b, s:I, s:o}", "kind", kind, "sticky", r->sticky, "earlier", r->earlier, "round",
+                      (json_int_t)r->round, "index", r->index >= 0 ? json_integer(r->index) : json_null());
         if (!j)
                 return NULL;
         if (r->path[0])
                 json_object_set_new(j, "path", json_string(r->path));
         if (r->digest[0])
                 json_object_set_new(j, "digest", json_string(r->digest));
-        if (r->rule[0])
-                json_object_set_new(j, "rule", json_string(r->rule));
+        if (rule[0])
+                json_object_set_new(j, "rule", json_string(rule));
         json_object_set_new(j, "message", json_string(r->msg));
         return j;
 }

@@ -60,6 +60,12 @@ int vf_round_pcr_selection(const uint8_t *state, size_t state_size, char *buf, s
  * sticky failures are pending). */
 int vf_round_state_status(const uint8_t *state, size_t state_size, uint64_t now, uint64_t max_age_usec,
                           enum vf_status *ret);
+/* Adds to a state the sticky failure of a refused event batch that shows tampering (verdict "fork", "bad_signature",
+ * "chain_mismatch"; first_seq the batch's first sequence number): it counts as found in the next round (*ret_round),
+ * is listed in every later round as the reason event_chain_<verdict>, and keeps the gateway untrusted until an
+ * administrator acknowledges it. The new serialized state. */
+int vf_round_add_sticky_batch(const uint8_t *state, size_t state_size, const char *verdict, uint64_t first_seq,
+                              const char *msg, uint8_t **ret, size_t *ret_size, uint64_t *ret_round);
 /* Acknowledges sticky failures through a round (0: all); the new serialized state and how many were cleared. */
 int vf_round_acknowledge(const uint8_t *state, size_t state_size, uint64_t through_round, uint8_t **ret,
                          size_t *ret_size, uint32_t *ret_cleared);

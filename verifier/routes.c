@@ -13,6 +13,7 @@ const struct vf_route vf_routes[] = {
         {"POST", "/v1/gateways/{}/nonce", VF_AUTH_GATEWAY, false, vf_api_nonce},
         {"POST", "/v1/gateways/{}/attest", VF_AUTH_GATEWAY, true, vf_api_attest},
         {"POST", "/v1/gateways/{}/events", VF_AUTH_GATEWAY, true, vf_api_events_post},
+        {"GET", "/v1/gateways/{}/challenge", VF_AUTH_GATEWAY, false, vf_api_challenge_poll},
 
         /* read API */
         {"GET", "/v1/gateways", VF_AUTH_READ, false, vf_api_gateways},
@@ -29,6 +30,7 @@ const struct vf_route vf_routes[] = {
         {"PUT", "/v1/admin/gateways/{}/policies", VF_AUTH_ADMIN, false, vf_api_assign_gateway},
         {"PUT", "/v1/admin/gateways/{}/group", VF_AUTH_ADMIN, false, vf_api_set_group},
         {"POST", "/v1/admin/gateways/{}/acknowledge", VF_AUTH_ADMIN, false, vf_api_acknowledge},
+        {"POST", "/v1/admin/gateways/{}/challenge", VF_AUTH_ADMIN, false, vf_api_challenge_raise},
         {"DELETE", "/v1/admin/gateways/{}", VF_AUTH_ADMIN, false, vf_api_unenroll},
         {"GET", "/v1/admin/groups", VF_AUTH_ADMIN, false, vf_api_groups},
         {"PUT", "/v1/admin/groups/{}/policies", VF_AUTH_ADMIN, false, vf_api_assign_group},

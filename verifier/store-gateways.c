@@ -359,6 +359,8 @@ int vf_store_gateway_delete(struct vf_store *s, const char *id)
         static const char *const sql[] = {
                 "DELETE FROM verdicts WHERE gateway_id = ?1",
                 "DELETE FROM nonces WHERE gateway_id = ?1",
+                "DELETE FROM events WHERE gateway_id = ?1",
+                "DELETE FROM event_state WHERE gateway_id = ?1",
                 "DELETE FROM enrollments WHERE gateway_id = ?1",
                 "DELETE FROM assignments WHERE target_kind = 'gateway' AND target = ?1",
                 "DELETE FROM gateways WHERE id = ?1",
@@ -495,114 +497,20 @@ int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct 
 
 /* ---- nonces -------------------------------------------------------------------------------------------------- */
 
-/* A gateway keeps at most VF_NONCES_OUTSTANDING unused nonces: issuing one more forgets the oldest. */
-static int nonces_cap(struct vf_store *s, const char *gateway_id)
+int vf_store_nonce_used(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, bool *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = sql_prepare(s,
-                        "DELETE FROM nonces WHERE gateway_id = ?1 AND used = 0 AND nonce NOT IN (SELECT nonce FROM "
-                        "nonces WHERE gateway_id = ?1 AND used = 0 ORDER BY expires DESC LIMIT ?2)",
-                        &st);
-        if (r < 0)
-                return r;
-        sql_bind_text(st, 1, gateway_id);
-        sql_bind_u64(st, 2, VF_NONCES_OUTSTANDING - 1);
-        return sql_step_done(s, st);
-}
-
-static int nonce_insert(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = sql_prepare(s, "INSERT INTO nonces (nonce, gateway_id, expires) VALUES (?, ?, ?)", &st);
+        STORE_LOCKED(s);
+        r = sql_prepare(s, "SELECT 1 FROM nonces WHERE nonce = ? AND gateway_id = ? AND used = 1", &st);
         if (r < 0)
                 return r;
         sql_bind_blob(st, 1, nonce, size);
         sql_bind_text(st, 2, gateway_id);
-        sql_bind_u64(st, 3, expires);
-        return sql_step_done(s, st);
-}
-
-int vf_store_nonce_put(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires)
-{
-        int r;
-
-        STORE_LOCKED(s);
-        r = sql_begin(s);
-        if (r < 0)
-                return r;
-        r = nonces_cap(s, gateway_id);
-        if (r == 0)
-                r = nonce_insert(s, gateway_id, nonce, size, expires);
-        return sql_end(s, r);
-}
-
-static int nonce_consume_locked(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size,
-                                uint64_t now, enum vf_nonce_result *ret)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL, *upd = NULL;
-        char owner[65];
-        bool used, expired;
-        int r;
-
-        r = sql_prepare(s, "SELECT gateway_id, expires, used FROM nonces WHERE nonce = ?", &st);
-        if (r < 0)
-                return r;
-        sql_bind_blob(st, 1, nonce, size);
         r = sql_step_row(s, st);
         if (r < 0)
                 return r;
-        sql_column_text(st, 0, owner, sizeof(owner));
-        if (r == 0 || strcmp(owner, gateway_id) != 0) {
-                *ret = VF_NONCE_UNKNOWN;
-                return 0;
-        }
-        used = sqlite3_column_int(st, 2) != 0;
-        expired = sql_column_u64(st, 1) < now;
-        if (used) {
-                *ret = VF_NONCE_REUSED;
-                return 0;
-        }
-        r = sql_prepare(s, "UPDATE nonces SET used = 1 WHERE nonce = ?", &upd);
-        if (r < 0)
-                return r;
-        sql_bind_blob(upd, 1, nonce, size);
-        r = sql_step_done(s, upd);
-        if (r < 0)
-                return r;
-        *ret = expired ? VF_NONCE_EXPIRED : VF_NONCE_OK;
+        *ret = r > 0;
         return 0;
-}
-
-int vf_store_nonce_consume(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t now,
-                           enum vf_nonce_result *ret)
-{
-        enum vf_nonce_result result = VF_NONCE_UNKNOWN;
-        int r;
-
-        STORE_LOCKED(s);
-        r = sql_begin(s);
-        if (r < 0)
-                return r;
-        r = sql_end(s, nonce_consume_locked(s, gateway_id, nonce, size, now, &result));
-        if (r < 0)
-                return r;
-        *ret = result;
-        return 0;
-}
-
-int vf_store_nonces_prune(struct vf_store *s, uint64_t before)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        STORE_LOCKED(s);
-        r = sql_prepare(s, "DELETE FROM nonces WHERE expires < ?", &st);
-        if (r < 0)
-                return r;
-        sql_bind_u64(st, 1, before);
-        return sql_step_done(s, st);
 }

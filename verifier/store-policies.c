@@ -386,6 +386,61 @@ int vf_store_effective_policy(struct vf_store *s, const char *gateway_id, enum v
         return 0;
 }
 
+static int ids_collect(struct vf_store *s, sqlite3_stmt *st, char (**ret)[65], size_t *ret_n)
+{
+        char(*ids)[65] = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        while ((r = sql_step_row(s, st)) > 0) {
+                if (n == allocated) {
+                        char(*p)[65] = realloc(ids, (allocated = MAX(allocated * 2, 16u)) * sizeof(*ids));
+
+                        if (!p) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        ids = p;
+                }
+                sql_column_text(st, 0, ids[n++], sizeof(ids[0]));
+        }
+        if (r < 0) {
+                free(ids);
+                return r;
+        }
+        *ret = ids;
+        *ret_n = n;
+        return 0;
+}
+
+int vf_store_gateways_affected(struct vf_store *s, enum vf_policy_kind kind, const char *policy_name, const char *group,
+                               char (**ret)[65], size_t *ret_n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        STORE_LOCKED(s);
+        if (policy_name)
+                r = sql_prepare(s,
+                                "SELECT g.id FROM gateways g LEFT JOIN assignments own ON own.target_kind = 'gateway' "
+                                "AND own.target = g.id AND own.policy_kind = ?1 LEFT JOIN assignments grp ON "
+                                "grp.target_kind = 'group' AND grp.target = g.grp AND grp.policy_kind = ?1 WHERE "
+                                "CASE WHEN own.name IS NOT NULL THEN own.name = ?2 AND own.version = 0 ELSE "
+                                "grp.name = ?2 AND grp.version = 0 END ORDER BY g.id",
+                                &st);
+        else
+                r = sql_prepare(s,
+                                "SELECT g.id FROM gateways g WHERE g.grp = ?2 AND NOT EXISTS (SELECT 1 FROM "
+                                "assignments a WHERE a.target_kind = 'gateway' AND a.target = g.id AND "
+                                "a.policy_kind = ?1) ORDER BY g.id",
+                                &st);
+        if (r < 0)
+                return r;
+        sql_bind_text(st, 1, vf_policy_kind_name(kind));
+        sql_bind_text(st, 2, policy_name ? policy_name : group);
+        return ids_collect(s, st, ret, ret_n);
+}
+
 int vf_store_groups_json(struct vf_store *s, json_t **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;

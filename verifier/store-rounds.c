@@ -124,13 +124,31 @@ static int status_update(struct vf_store *s, const char *gateway_id, const struc
         return 0;
 }
 
+/* Records a nonce as used: -EEXIST when it was already. */
+static int nonce_record(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = sql_prepare(s, "INSERT INTO nonces (nonce, gateway_id, expires, used) VALUES (?, ?, ?, 1)", &st);
+        if (r < 0)
+                return r;
+        sql_bind_blob(st, 1, n->nonce, n->size);
+        sql_bind_text(st, 2, gateway_id);
+        sql_bind_u64(st, 3, n->expires);
+        return sql_step_done(s, st);
+}
+
 /* count (optional, in and out): the gateway's number of verdicts, -1 when unknown. */
-static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v,
-                              uint64_t keep, enum vf_status *ret_previous, int64_t *count)
+static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *nonce,
+                              const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous,
+                              int64_t *count)
 {
         int r;
 
-        r = status_update(s, gateway_id, v, ret_previous);
+        r = nonce ? nonce_record(s, gateway_id, nonce) : 0;
+        if (r == 0)
+                r = status_update(s, gateway_id, v, ret_previous);
         if (r == 0)
                 r = verdict_insert(s, gateway_id, v);
         if (r == 0 && count && *count >= 0)
@@ -142,14 +160,15 @@ static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const 
         return r;
 }
 
-static int state_update(struct vf_store *s, const struct vf_gateway *g, uint64_t expected_rounds, uint64_t now)
+static int state_update(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
+                        uint64_t now)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
         r = sql_prepare(s,
                         "UPDATE gateways SET rounds = rounds + 1, last_round_at = ?, ima_next_index = ?, "
-                        "boot_log_required = ?, state = ? WHERE id = ? AND rounds = ?",
+                        "boot_log_required = ?, state = ? WHERE id = ? AND rounds = ? AND state IS ?",
                         &st);
         if (r < 0)
                 return r;
@@ -158,30 +177,31 @@ static int state_update(struct vf_store *s, const struct vf_gateway *g, uint64_t
         sqlite3_bind_int(st, 3, g->boot_log_required);
         sql_bind_blob(st, 4, g->state, g->state_size);
         sql_bind_text(st, 5, g->id);
-        sql_bind_u64(st, 6, expected_rounds);
+        sql_bind_u64(st, 6, expected->rounds);
+        sql_bind_blob(st, 7, expected->state, expected->state_size);
         r = sql_step_done(s, st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
 }
 
-int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64_t expected_rounds,
-                          const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous)
+int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
+                          const struct vf_nonce_use *nonce, const struct vf_verdict_record *v, uint64_t keep,
+                          enum vf_status *ret_previous)
 {
-        int r;
-
         enum vf_status previous = VF_STATUS_UNKNOWN;
         int64_t verdicts;
         bool cached;
+        int r;
 
         STORE_LOCKED(s);
         cached = gateway_cache_verdicts(s, g->id, &verdicts);
         r = sql_begin(s);
         if (r < 0)
                 return r;
-        r = state_update(s, g, expected_rounds, v->time);
+        r = state_update(s, g, expected, v->time);
         if (r == 0)
-                r = verdict_add_locked(s, g->id, v, keep, &previous, cached ? &verdicts : NULL);
+                r = verdict_add_locked(s, g->id, nonce, v, keep, &previous, cached ? &verdicts : NULL);
         r = sql_end(s, r);
         if (r < 0)
                 return r;
@@ -191,28 +211,35 @@ int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64
         return 0;
 }
 
-int vf_store_state_replace(struct vf_store *s, const char *gateway_id, uint64_t expected_rounds, const uint8_t *state,
-                           size_t state_size)
+static int state_replace_locked(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
+                                const uint8_t *state, size_t state_size)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        STORE_LOCKED(s);
-        gateway_cache_drop(s, gateway_id);
-        r = sql_prepare(s, "UPDATE gateways SET state = ? WHERE id = ? AND rounds = ?", &st);
+        r = sql_prepare(s, "UPDATE gateways SET state = ? WHERE id = ? AND rounds = ? AND state IS ?", &st);
         if (r < 0)
                 return r;
         sql_bind_blob(st, 1, state, state_size);
         sql_bind_text(st, 2, gateway_id);
-        sql_bind_u64(st, 3, expected_rounds);
+        sql_bind_u64(st, 3, expected->rounds);
+        sql_bind_blob(st, 4, expected->state, expected->state_size);
         r = sql_step_done(s, st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
 }
 
-int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v, uint64_t keep,
-                         enum vf_status *ret_previous)
+int vf_store_state_replace(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
+                           const uint8_t *state, size_t state_size)
+{
+        STORE_LOCKED(s);
+        gateway_cache_drop(s, gateway_id);
+        return state_replace_locked(s, gateway_id, expected, state, state_size);
+}
+
+int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *nonce,
+                         const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous)
 {
         int r;
 
@@ -221,7 +248,24 @@ int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struc
         r = sql_begin(s);
         if (r < 0)
                 return r;
-        return sql_end(s, verdict_add_locked(s, gateway_id, v, keep, ret_previous, NULL));
+        return sql_end(s, verdict_add_locked(s, gateway_id, nonce, v, keep, ret_previous, NULL));
+}
+
+int vf_store_verdict_add_state(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
+                               const uint8_t *state, size_t state_size, const struct vf_verdict_record *v,
+                               uint64_t keep, enum vf_status *ret_previous)
+{
+        int r;
+
+        STORE_LOCKED(s);
+        gateway_cache_drop(s, gateway_id);
+        r = sql_begin(s);
+        if (r < 0)
+                return r;
+        r = state_replace_locked(s, gateway_id, expected, state, state_size);
+        if (r == 0)
+                r = verdict_add_locked(s, gateway_id, NULL, v, keep, ret_previous, NULL);
+        return sql_end(s, r);
 }
 
 void vf_stale_gateways_free(struct vf_stale_gateway *list, size_t n)
@@ -316,6 +360,6 @@ int vf_store_verdict_add_if(struct vf_store *s, const char *gateway_id, uint64_t
                 return r;
         r = last_verdict_check(s, gateway_id, expected_last_verdict_at);
         if (r == 0)
-                r = verdict_add_locked(s, gateway_id, v, keep, ret_previous, NULL);
+                r = verdict_add_locked(s, gateway_id, NULL, v, keep, ret_previous, NULL);
         return sql_end(s, r);
 }

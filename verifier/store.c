@@ -109,6 +109,12 @@ static const char *const migrations[] = {
         /* 2 -> 3: the unused nonces of a gateway (capped at VF_NONCES_OUTSTANDING at every issue) without scanning
          * every nonce of the fleet, which the table keeps for a day: a partial index, at most 16 entries a gateway. */
         "CREATE INDEX nonces_unused ON nonces(gateway_id, expires) WHERE used = 0;",
+        /* 3 -> 4: events are kept event_retention after their arrival (store-cleanup.c): found through this index
+         * without scanning the table. Unused nonces are kept in memory from now on (nonces.h): the table holds used
+         * ones only, and the index of unused ones goes. */
+        "CREATE INDEX events_received ON events(received);"
+        "DROP INDEX nonces_unused;"
+        "DELETE FROM nonces WHERE used = 0;",
 };
 
 static const char *const status_names[_VF_STATUS_MAX] = {

@@ -16,7 +16,7 @@
 
 #include "macro.h"
 
-#define VF_STORE_SCHEMA_VERSION 3
+#define VF_STORE_SCHEMA_VERSION 4
 
 struct vf_store;
 
@@ -82,6 +82,8 @@ int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_
  * attestation state kept). -EEXIST (with which in conflict: "ek", "ak" or "ek-in-use") when the id is enrolled with
  * another EK or AK, or the EK is enrolled under another id. */
 int vf_store_gateway_enroll(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict);
+/* Removes a gateway and everything of it (verdicts, nonces, pending enrollment, assignments, event-chain state,
+ * events) in one transaction. */
 int vf_store_gateway_delete(struct vf_store *s, const char *id);
 
 /* ---- pending enrollments ----------------------------------------------------------------------------------- */
@@ -111,11 +113,9 @@ int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct 
 
 /* ---- nonces ------------------------------------------------------------------------------------------------ */
 
+/* Unused nonces are kept in memory (nonces.h); the store keeps the used ones, recorded with the verdict of the round
+ * that used them, until nonce_retention after their expiry. */
 #define VF_NONCES_OUTSTANDING 16
-
-/* Stores a nonce issued to a gateway; a gateway has at most VF_NONCES_OUTSTANDING unused ones (the oldest is
- * forgotten: evidence for it is then "nonce-unknown"). */
-int vf_store_nonce_put(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t expires);
 
 enum vf_nonce_result {
         VF_NONCE_OK,
@@ -125,11 +125,35 @@ enum vf_nonce_result {
 };
 
 const char *vf_nonce_result_name(enum vf_nonce_result r); /* "ok", "nonce-unknown", "nonce-reused", ... */
-/* Marks the nonce used, atomically: of two requests carrying it, one gets VF_NONCE_OK. */
-int vf_store_nonce_consume(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, uint64_t now,
-                           enum vf_nonce_result *ret);
-/* Deletes nonces that expired before `before` (used ones are kept until then, so reuse is recognized). */
-int vf_store_nonces_prune(struct vf_store *s, uint64_t before);
+
+/* A nonce used by a round: recorded (in the round's transaction) so that a replay is recognized. */
+struct vf_nonce_use {
+        const uint8_t *nonce;
+        size_t size;
+        uint64_t expires; /* usec */
+};
+
+/* Whether a gateway's round used the nonce (recorded and not yet past retention). */
+int vf_store_nonce_used(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, bool *ret);
+
+/* ---- retention (store-cleanup.c) --------------------------------------------------------------------------------- */
+
+struct vf_cleanup {
+        uint64_t nonces_before;      /* nonces (used or not) that expired before this (usec) */
+        uint64_t events_before;      /* runtime events received before this */
+        uint64_t enrollments_before; /* pending enrollments that expired before this */
+        size_t batch;                /* rows deleted per transaction */
+        size_t max_batches;          /* transactions per table and call: what is left waits for the next call */
+};
+
+struct vf_cleanup_counts {
+        uint64_t nonces, events, enrollments;
+        bool more; /* a table had more to delete than max_batches allowed */
+};
+
+/* Deletes what is past retention, in transactions of at most c->batch rows each, taking the store's lock for one
+ * transaction at a time (requests go on in between). */
+int vf_store_cleanup(struct vf_store *s, const struct vf_cleanup *c, struct vf_cleanup_counts *ret);
 
 /* ---- rounds and verdicts ----------------------------------------------------------------------------------- */
 
@@ -143,18 +167,33 @@ struct vf_verdict_record {
         uint64_t latency_usec;
 };
 
-/* The end of a round: the new state and counters (ima_next_index, boot_log_required, state, state_size of g) are
- * written if the gateway's round counter is still expected_rounds (-ESTALE otherwise: another round won), the
- * verdict is appended, the status updated, and history beyond keep verdicts pruned (0 keeps all).
- * *ret_previous (optional) gets the status before. */
-int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, uint64_t expected_rounds,
-                          const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous);
-/* Replaces the state (an administrator's acknowledgement) if the round counter is still expected_rounds. */
-int vf_store_state_replace(struct vf_store *s, const char *gateway_id, uint64_t expected_rounds, const uint8_t *state,
-                           size_t state_size);
-/* A verdict without a state change (a rejected round: stale nonce, replay). */
-int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v, uint64_t keep,
-                         enum vf_status *ret_previous);
+/* What a change of a gateway's state was computed from: it is written only if the gateway's round counter and
+ * state are still these (-ESTALE otherwise: another round, an acknowledgement or a refused event batch came first). */
+struct vf_state_expect {
+        uint64_t rounds;
+        const uint8_t *state;
+        size_t state_size;
+};
+
+/* The end of a round, in one transaction: the new state and counters (ima_next_index, boot_log_required, state,
+ * state_size of g) are written if the gateway is still as expected (-ESTALE otherwise), the nonce (optional) recorded
+ * as used (-EEXIST when it was already), the verdict appended, the status updated, and history beyond keep verdicts
+ * pruned (0 keeps all). *ret_previous (optional) gets the status before. */
+int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
+                          const struct vf_nonce_use *nonce, const struct vf_verdict_record *v, uint64_t keep,
+                          enum vf_status *ret_previous);
+/* Replaces the state (an administrator's acknowledgement) if it is still as expected. */
+int vf_store_state_replace(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
+                           const uint8_t *state, size_t state_size);
+/* A verdict that changes the state but is no round (a refused event batch that adds a sticky failure): the state is
+ * replaced if it is still as expected, and the verdict added, in one transaction. */
+int vf_store_verdict_add_state(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
+                               const uint8_t *state, size_t state_size, const struct vf_verdict_record *v,
+                               uint64_t keep, enum vf_status *ret_previous);
+/* A verdict without a state change (a rejected round: stale nonce, replay; a round not judged, which uses its nonce
+ * when nonce is not NULL). */
+int vf_store_verdict_add(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *nonce,
+                         const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous);
 
 /* Gateways that are not unknown and whose last verdict (or enrollment) is older than `before`: candidates for
  * "no fresh evidence". */
@@ -217,6 +256,11 @@ int vf_store_gateway_set_group(struct vf_store *s, const char *id, const char *g
 /* The assignment in effect for a gateway: -ENOENT when it has none. */
 int vf_store_effective_policy(struct vf_store *s, const char *gateway_id, enum vf_policy_kind kind,
                               struct vf_assignment *ret);
+/* The gateways whose policy of kind a change affects: with policy_name, those that follow the latest version of that
+ * policy (their own assignment, else their group's); with group, those of the group without an assignment of kind
+ * of their own. *ret is an array of *ret_n ids (malloc'd; NULL when none). */
+int vf_store_gateways_affected(struct vf_store *s, enum vf_policy_kind kind, const char *policy_name, const char *group,
+                               char (**ret)[65], size_t *ret_n);
 /* {"groups": {"NAME": {"runtime": {...}|null, "boot": ..., "gateways": N}}} */
 int vf_store_groups_json(struct vf_store *s, json_t **ret);
 

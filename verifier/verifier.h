@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The daemon's shared state: configuration, store, keys, trust anchors, metrics, the event hub and the policy
- * cache. Created by main() before the HTTPS server starts, read by every request thread. */
+/* The daemon's shared state: configuration, store, keys, trust anchors, metrics, the event hub, the policy cache
+ * and the pending challenges. Created by main() before the HTTPS server starts, read by every request thread. */
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "challenge.h"
 #include "config.h"
 #include "ek-cert.h"
 #include "events.h"
 #include "metrics.h"
+#include "nonces.h"
 #include "pki.h"
 #include "policy-cache.h"
 #include "store.h"
@@ -24,9 +26,11 @@ struct verifier {
         struct vf_metrics *metrics;
         struct vf_events *events;
         struct vf_policy_cache *policies;
-        char *admin_token;      /* never NULL once started */
-        char *read_token;       /* NULL: the read API takes the admin token only */
-        char *enrollment_token; /* NULL: enrollment without a bootstrap token */
+        struct vf_challenges *challenges;
+        struct vf_nonces *nonces; /* issued, not used yet */
+        char *admin_token;        /* never NULL once started */
+        char *read_token;         /* NULL: the read API takes the admin token only */
+        char *enrollment_token;   /* NULL: enrollment without a bootstrap token */
         atomic_bool stopping;
 };
 

@@ -159,6 +159,8 @@ test_trusted_then_drift() {
                 "$(openssl verify -CAfile "$TMP/v/ca.pem" "$TMP/m-state/tls.pem" 2>&1)"
         wait_for 30 status_is trusted
         assert_eq "the first round makes the gateway trusted" 0 $?
+        assert_grep "the boot event log is read at start and replays to the TPM's PCRs 0-7" \
+                "boot event log: [0-9]+ events replay to the TPM's PCRs 0-7 \(sha256\)" "$TMP/m.log"
         assert_grep "the start is an alert with its MESSAGE_ID" \
                 "ALERT monitor_started \[b2ea9dae9bb342bb9c38d426b5942c82\]" "$TMP/m.log"
 
@@ -184,6 +186,17 @@ test_trusted_then_drift() {
         assert_eq "... the drift event among them" 1 \
                 "$(api "$URL/v1/events?gateway=$GW&kind=ima_policy_violation" | jq '.events | length')"
 }
+
+# ---- the verifier asks for a round -----------------------------------------------------------------------------------
+test_challenge() {
+        local before
+        before=$(grep -c 'the verifier asked for a round' "$TMP/m.log")
+        api -X POST -d '{"reason": "test"}' "$URL/v1/admin/gateways/$GW/challenge" >"$TMP/out"
+        assert_eq "an admin challenges the gateway" true "$(jq -r .challenged "$TMP/out")"
+        wait_for 5 challenged_since "$before"
+        assert_eq "the monitor's long poll gets it at once and runs a round" 0 $?
+}
+challenged_since() { [ "$(grep -c 'the verifier asked for a round' "$TMP/m.log")" -gt "$1" ]; }
 
 # ---- PCR mismatch ---------------------------------------------------------------------------------------------------
 test_pcr_mismatch() {
@@ -256,6 +269,7 @@ test_reload() {
 
 test_bad_config
 test_trusted_then_drift
+test_challenge
 test_pcr_mismatch
 test_verifier_down
 test_sigkill

@@ -72,7 +72,8 @@ test_config() {
         for key in state_dir database listen_address port server_names verifier_id ek_ca_bundle ek_crl \
                 enrollment_token_file admin_token_file read_token_file default_group pcr_bank nonce_lifetime \
                 enrollment_lifetime token_lifetime attestation_deadline client_cert_lifetime connection_timeout \
-                max_request_size max_connections verdict_history require_runtime_policy log_level; do
+                max_request_size max_connections verdict_history event_retention nonce_retention require_runtime_policy \
+                log_level; do
                 grep -q "^  $key " "$TMP/out" || fail "--help does not list the key $key"
                 grep -q "^| \`$key\` " "$DW_SRCDIR/docs/verifier.md" || fail "docs/verifier.md does not document $key"
         done
@@ -152,7 +153,7 @@ test_first_start() {
         assert_grep "... and IP address" 'IP Address:10.9.8.7' "$TMP/san"
         assert_eq "the admin token is 64 hex digits" 1 "$(grep -cE '^[0-9a-f]{64}$' "$d/admin.token")"
         assert_eq "the database is in WAL mode" wal "$(sqlite3 "$d/verifier.db" 'PRAGMA journal_mode')"
-        assert_eq "the schema has version 3" 3 "$(sqlite3 "$d/verifier.db" 'SELECT version FROM schema_version')"
+        assert_eq "the schema has version 4" 4 "$(sqlite3 "$d/verifier.db" 'SELECT version FROM schema_version')"
         assert_grep "the start is logged as JSON" '^\{"ts":"[0-9T:.-]+Z","level":"info","event":"started"' \
                 "$TMP/v1.log"
         assert_grep "enrollment is disabled without ek_ca_bundle, and the log says so" '"enrollment-disabled"' \
@@ -225,6 +226,21 @@ test_http() {
         req "a policy over max_request_size" POST /v1/admin/policies/runtime/p 413 \
                 -H "Authorization: Bearer $ADMIN" --data-binary "@$big"
         assert_error "a policy over max_request_size" body-too-large
+        # Request headers: ours up to the connection's memory, libmicrohttpd's own (HTML) answer beyond.
+        req "a 20 KiB request header" GET /healthz 431 -H "X-Padding: $(head -c 20480 /dev/zero | tr '\0' a)"
+        assert_error "a 20 KiB request header" headers-too-large
+        assert_eq "... answered as JSON" application/json \
+                "$(curl -s -o /dev/null -w '%{content_type}' --cacert "$CA" \
+                        -H "X-Padding: $(head -c 20480 /dev/zero | tr '\0' a)" "$URL/healthz")"
+        req "headers of 9 KiB in many lines" GET /healthz 431 $(for i in $(seq 9); do
+                printf -- '-H X-Pad-%d:%s ' "$i" "$(head -c 1000 /dev/zero | tr '\0' b)"; done)
+        assert_error "headers of 9 KiB in many lines" headers-too-large
+        req "headers of 7 KiB are fine" GET /healthz 200 -H "X-Padding: $(head -c 7000 /dev/zero | tr '\0' a)"
+        req "a 9 KiB URL" GET "/healthz?pad=$(head -c 9216 /dev/zero | tr '\0' a)" 414
+        assert_error "a 9 KiB URL" uri-too-long
+        req "a 40 KiB header (beyond the connection's memory: libmicrohttpd's own answer)" GET /healthz 431 \
+                -H "X-Padding: $(head -c 40960 /dev/zero | tr '\0' a)"
+        req "the connection limits did not break the service" GET /healthz 200
         req "malformed JSON" PUT /v1/admin/groups/default/policies 400 -H "Authorization: Bearer $ADMIN" \
                 -d '{"runtime": '
         assert_error "malformed JSON" malformed-json

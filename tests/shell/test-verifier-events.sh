@@ -2,9 +2,11 @@
 # driftwatch-verifier's runtime events against a gateway with a real software TPM (swtpm): batches signed by the
 # TPM's certified event key (recorded by tests/tools/gateway-client events --record, which extends their heads into
 # the TPM's NV index; tests/tools/event-chain-check makes the fork and the other TPM's batch) are posted with the gateway's client certificate, accepted in order and readable through GET /v1/events
-# and the event stream; a gap, a tampered batch, a fork and a batch signed by another TPM's key are refused and
-# recorded as untrusted verdicts; a batch dropped after it was extended into the NV index is found by the NV_Certify
-# of the next attestation round; and a quote by another TPM's AK under gw1's certificate is untrusted.
+# and the event stream; a gap, a tampered batch, a fork, a batch of another chain and a batch signed by another TPM's
+# key are refused and recorded as untrusted verdicts, those that show tampering (fork, bad signature, chain mismatch)
+# as sticky failures that keep gw1 untrusted until acknowledged; a batch dropped after it was extended into the NV
+# index is found by the NV_Certify of the next attestation round; and a quote by another TPM's AK under gw1's
+# certificate is untrusted.
 . "$(dirname "$0")/lib.sh"
 . "$DW_SRCDIR/tests/swtpm.sh"
 
@@ -16,7 +18,7 @@ BOOT_LOG=$REAL/binary_bios_measurements
 KEY_NONCE=00112233445566778899aabbccddeeff
 VPID= SSE_PID= PID_B= T_B=
 
-for tool in swtpm swtpm_setup tpm2_pcrread curl openssl jq; do
+for tool in swtpm swtpm_setup tpm2_pcrread curl openssl jq sqlite3; do
         if ! command -v $tool >/dev/null; then
                 fail "$tool is not installed (make deps)"
                 exit 0
@@ -179,6 +181,7 @@ assert_eq "... gw1 is untrusted" untrusted "$(api "$URL/v1/gateways/gw1" | jq -r
 assert_eq "... nothing of it was stored" 6 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
 assert_eq "batch 6-7 then is accepted" "200 ok 8" "$(post "$E/batch-6.json")"
 assert_eq "... and batch 8-9" "200 ok 10" "$(post "$E/batch-8.json")"
+attest "a gap is not sticky: the next round is trusted" 0 "$T"
 
 # ---- tampered, bad signature --------------------------------------------------------------------------------------
 record 1
@@ -208,6 +211,24 @@ if [ $B_OK = 1 ]; then
         assert_eq "... recorded untrusted" "untrusted event_chain_bad_signature" "$(last_reason)"
 fi
 assert_eq "none of the refused batches was stored" 10 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
+assert_eq "a tampered batch's reason is sticky, counted in the next round" "true $(($(api "$URL/v1/gateways/gw1" |
+        jq .rounds) + 1))" "$(post "$TMP/tampered.json" >/dev/null; jq -r '.reasons[0] | "\(.sticky) \(.round)"' "$TMP/post.json")"
+assert_eq "... a malformed batch's is not" false \
+        "$(post "$TMP/bad.json" >/dev/null; jq -r '.reasons[0].sticky' "$TMP/post.json")"
+
+# ---- tampering is sticky: the next (clean) rounds stay untrusted until an administrator acknowledges ---------------
+attest "after a tampered batch and a bad signature, a clean round stays untrusted" 1 "$T"
+assert_eq "... listing them as earlier sticky failures" "event_chain_bad_signature event_chain_chain_mismatch" \
+        "$(round '[.reasons[] | select(.earlier and .sticky) | .kind] | unique | join(" ")')"
+assert_eq "... with the batch's first sequence number and the verdict as rule" "10 chain_mismatch" \
+        "$(round '[.reasons[] | select(.kind == "event_chain_chain_mismatch")][0] | "\(.index) \(.rule)"')"
+assert_eq "... not the malformed batch's" 0 "$(round '[.reasons[] | select(.kind == "event_chain_bad_encoding")] | length')"
+assert_eq "... and no token" null "$(round .token)"
+attest "the next round too" 1 "$T"
+assert_eq "... the gateway is untrusted" untrusted "$(api "$URL/v1/gateways/gw1" | jq -r .status)"
+api -X POST "$URL/v1/admin/gateways/gw1/acknowledge" >"$TMP/ack.json"
+assert_eq "an administrator acknowledges them" "$((3 + B_OK))" "$(jq .cleared "$TMP/ack.json")"
+attest "after the acknowledgement, the next round is trusted" 0 "$T"
 
 # ---- a batch dropped after it was extended into the NV index ------------------------------------------------------
 attest "batch 10-11 was extended but never sent: the NV certification finds it" 1 "$T" --nv-certify
@@ -225,6 +246,25 @@ make_batches "$TMP/ec-fork" "$T" 1 2
 assert_eq "a second chain of the same TPM epoch: 409 event_chain_fork" "409 event_chain_fork" \
         "$(post "$TMP/ec-fork/batch-1.json" | cut -d' ' -f1-2)"
 assert_eq "... recorded untrusted" "untrusted event_chain_fork" "$(last_reason)"
+attest "a fork is sticky: the next round is untrusted" 1 "$T"
+assert_eq "... for it" "event_chain_fork true true" \
+        "$(round '[.reasons[] | select(.kind == "event_chain_fork")][0] | "\(.kind) \(.sticky) \(.earlier)"')"
+api -X POST -d "{\"through_round\": $(($(round .round) - 1))}" "$URL/v1/admin/gateways/gw1/acknowledge" >"$TMP/ack.json"
+assert_eq "acknowledging through the round before it leaves it" 0 "$(jq .cleared "$TMP/ack.json")"
+api -X POST -d "{\"through_round\": $(round .round)}" "$URL/v1/admin/gateways/gw1/acknowledge" >"$TMP/ack.json"
+assert_eq "acknowledging through the round that listed it first clears it" 1 "$(jq .cleared "$TMP/ack.json")"
+attest "then the next round is trusted" 0 "$T"
+
+# ---- another chain's batch (wrong_chain) is not sticky ---------------------------------------------------------------
+mkdir -p "$TMP/ec-other"
+if "$EC" gateway "$T" "$TMP/ec-other" gw9 $KEY_NONCE 1 2 >"$TMP/ec.out" 2>"$TMP/ec.err"; then
+        assert_eq "a batch of another gateway's chain: 409 event_chain_wrong_chain" "409 event_chain_wrong_chain" \
+                "$(post "$TMP/ec-other/batch-1.json" | cut -d' ' -f1-2)"
+        assert_eq "... not sticky" false "$(jq -r '.reasons[0].sticky' "$TMP/post.json")"
+        attest "... the next round is trusted" 0 "$T"
+else
+        fail "event-chain-check gateway gw9: $(cat "$TMP/ec.err")"
+fi
 
 # ---- a quote by another TPM's AK under gw1's certificate ----------------------------------------------------------
 if [ $B_OK = 1 ]; then
@@ -246,5 +286,71 @@ kill "$VPID" 2>/dev/null
 wait "$VPID"
 VRC=$? VPID=
 assert_eq "the verifier stops cleanly (exit 0, no sanitizer report)" 0 "$VRC"
+[ "$VRC" -ne 0 ] && grep -A12 -m1 'ERROR: \|SUMMARY' "$TMP/v.log" | head -40
+
+# ---- retention: events after event_retention, nonces nonce_retention after their expiry ---------------------------
+db() { sqlite3 "$TMP/v/verifier.db" "$1"; }
+
+# wait_for NAME SQL WANT: polls the database for up to 12 s.
+wait_for() {
+        local got
+        for _ in $(seq 60); do
+                got=$(db "$2")
+                [ "$got" = "$3" ] && break
+                sleep 0.2
+        done
+        assert_eq "$1" "$3" "$got"
+}
+
+assert_eq "the schema has version 4 (events_received index)" "4 1" \
+        "$(db 'SELECT version FROM schema_version') $(db "SELECT count(*) FROM sqlite_master WHERE name = 'events_received'")"
+assert_eq "events kept so far" 12 "$(db "SELECT count(*) FROM events WHERE gateway_id = 'gw1'")"
+sleep 1
+start_verifier --set event_retention=3s --set nonce_retention=1s --set nonce_lifetime=2s
+wait_for "with event_retention=3s, the cleanup deletes the events received earlier" \
+        "SELECT count(*) FROM events" 0
+sleep 0.3
+assert_grep "... and logs what it deleted" '"event":"cleanup".*"events":[1-9]' "$TMP/v.log"
+record 1
+assert_eq "a new batch is accepted" "200 ok 14" "$(post "$E/batch-12.json")"
+assert_eq "... its events are kept" 2 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
+wait_for "... for event_retention (3 s), then deleted by the periodic cleanup" "SELECT count(*) FROM events" 0
+assert_eq "... while the event-chain state stays: the next batch follows on" "200 ok 16" \
+        "$(record 1 >/dev/null; post "$E/batch-14.json")"
+attest "a round (nonce_lifetime 2 s)" 0 "$T" --save-request "$TMP/req.json"
+nonce_row="SELECT count(*) FROM nonces WHERE nonce = x'$(jq -r .nonce "$TMP/req.json")' AND used = 1"
+assert_eq "its nonce is recorded as used" 1 "$(db "$nonce_row")"
+gc gw1 "$T" post-attest "$TMP/req.json"
+assert_eq "... so its replay is refused: nonce-reused" nonce-reused "$(jq -r .error "$TMP/out")"
+wait_for "... the used nonce is deleted nonce_retention (1 s) after it expired" "$nonce_row" 0
+gc gw1 "$T" post-attest "$TMP/req.json"
+assert_eq "... a replay after that is still refused" true \
+        "$(jq -r '.error | . == "nonce-reused" or . == "nonce-unknown"' "$TMP/out")"
+
+# ---- removing a gateway removes everything of it, in one transaction ------------------------------------------------
+kill "$VPID" 2>/dev/null
+wait "$VPID"
+VPID=
+start_verifier
+attest "a round (verdicts, a used nonce)" 0 "$T"
+assert_eq "a batch (events)" "200 ok 18" "$(record 1 >/dev/null; post "$E/batch-16.json")"
+gw1_rows() {
+        db "SELECT (SELECT count(*) FROM gateways WHERE id = 'gw1') || ' ' || (SELECT count(*) FROM verdicts WHERE
+            gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM nonces WHERE gateway_id = 'gw1') || ' ' || (SELECT
+            count(*) FROM events WHERE gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM event_state WHERE
+            gateway_id = 'gw1')"
+}
+assert_eq "gw1 has a row, verdicts, nonces, events and an event-chain state" "1 true true 2 1" \
+        "$(gw1_rows | awk '{ print $1, ($2 > 0 ? "true" : "false"), ($3 > 0 ? "true" : "false"), $4, $5 }')"
+assert_eq "DELETE /v1/admin/gateways/gw1" removed "$(api -X DELETE "$URL/v1/admin/gateways/gw1" | jq -r .status)"
+assert_eq "... removes its row, verdicts, nonces, events and event-chain state" "0 0 0 0 0" "$(gw1_rows)"
+assert_eq "... its events are no longer served" 0 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
+assert_eq "deleting it again: 404 unknown-gateway" unknown-gateway \
+        "$(api -X DELETE "$URL/v1/admin/gateways/gw1" | jq -r .error)"
+assert_eq "the verifier logged no error" 0 "$(grep -c '"level":"error"' "$TMP/v.log")"
+kill "$VPID" 2>/dev/null
+wait "$VPID"
+VRC=$? VPID=
+assert_eq "the verifier stops cleanly" 0 "$VRC"
 [ "$VRC" -ne 0 ] && grep -A12 -m1 'ERROR: \|SUMMARY' "$TMP/v.log" | head -40
 true

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* gateway-client: a test gateway for driftwatch-verifier, speaking the protocol of docs/protocol.md with the TPM
- * core (lib/tpm-gateway.h) and libcurl (mutual TLS). Until the monitor exists, this is the gateway of the
- * integration tests.
+/* gateway-client: a test gateway for driftwatch-verifier: a command-line front over the monitor's verifier client
+ * (monitor/verifier-client.c: the protocol of docs/protocol.md with the TPM core and libcurl), plus what only tests
+ * need (recording event batches, playing the firmware's part). The gateway of the integration tests.
  *
  *   gateway-client --verifier URL --ca CA.pem --tcti STR --state DIR [--id ID] COMMAND [OPTIONS]
  *
@@ -22,6 +22,7 @@
  *       POSTs a batch to /v1/gateways/ID/events; exit 0 when accepted (ok or duplicate).
  *   nonce --out F        asks for a nonce and saves the answer (to use it later: stale-nonce tests)
  *   post-attest F        POSTs a saved attest request again as it is (replay tests)
+ *   challenge [--wait S] the challenge long poll (GET .../challenge?wait=S); prints {"challenge": true|false}
  *   firmware --boot-log FILE
  *       Extends the TPM's PCRs with the digests of a TCG boot event log, as firmware would have: a software TPM
  *       then holds what the log says, like a real machine after boot (for tests).
@@ -32,8 +33,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,25 +44,17 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
+#include <openssl/crypto.h>
 #include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "event-chain.h"
 #include "fileio.h"
-#include "hex.h"
-#include "ima-log.h"
 #include "tcg-eventlog.h"
-#include "tpm-credential.h"
 #include "tpm-gateway.h"
-#include "tpm-marshal.h"
 #include "tpm-quote.h"
+#include "verifier-client.h"
 
 #define EXIT_NEGATIVE 1
 #define EXIT_ERROR    2
@@ -80,6 +73,7 @@ struct args {
         uint32_t nv_index;
         const char *batch_json;
         unsigned record, events_per_batch;
+        unsigned wait;
         const char *positional;
 };
 
@@ -104,6 +98,7 @@ static void help(void)
                "  events --batch-json FILE | --record N [--events-per-batch M]\n"
                "  nonce --out F\n"
                "  post-attest F\n"
+               "  challenge [--wait S]\n"
                "  firmware --boot-log FILE\n"
                "Exit status: 0 trusted or done, 1 another verdict or an HTTP error, 2 errors.\n");
 }
@@ -148,161 +143,6 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_size)
         return 0;
 }
 
-static char *base64(const void *data, size_t size)
-{
-        char *out = malloc(4 * ((size + 2) / 3) + 1);
-
-        if (out)
-                EVP_EncodeBlock((unsigned char *)out, data, (int)size);
-        return out;
-}
-
-/* Standard base64 with padding; returns a malloc'd buffer. */
-static int unbase64(const char *s, uint8_t **ret, size_t *ret_size)
-{
-        size_t len = strlen(s), pad = 0;
-        uint8_t *out;
-        int n;
-
-        if (len % 4 != 0)
-                return -EINVAL;
-        out = malloc(len / 4 * 3 + 1);
-        if (!out)
-                return -ENOMEM;
-        n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-        if (n < 0) {
-                free(out);
-                return -EINVAL;
-        }
-        while (pad < 2 && len > pad && s[len - 1 - pad] == '=')
-                pad++;
-        *ret = out;
-        *ret_size = (size_t)n - pad;
-        return 0;
-}
-
-static char *public_b64(const TPM2B_PUBLIC *pub)
-{
-        uint8_t buf[sizeof(TPM2B_PUBLIC)];
-        size_t off = 0;
-
-        if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
-                return NULL;
-        return base64(buf, off);
-}
-
-static char *signature_b64(const TPMT_SIGNATURE *sig)
-{
-        uint8_t buf[sizeof(TPMT_SIGNATURE)];
-        size_t off = 0;
-
-        if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
-                return NULL;
-        return base64(buf, off);
-}
-
-/* ---- HTTP ---------------------------------------------------------------------------------------------------- */
-
-struct http {
-        CURL *curl;
-        const struct args *a;
-        char *cert, *key; /* the TLS client certificate and key, once enrolled */
-        char error[CURL_ERROR_SIZE];
-};
-
-struct buffer {
-        char *data;
-        size_t size;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *userdata)
-{
-        struct buffer *b = userdata;
-        char *q = realloc(b->data, b->size + size * n + 1);
-
-        if (!q)
-                return 0;
-        memcpy(q + b->size, p, size * n);
-        b->data = q;
-        b->size += size * n;
-        b->data[b->size] = '\0';
-        return size * n;
-}
-
-static int http_init(struct http *h, const struct args *a, bool with_cert)
-{
-        *h = (struct http){.a = a};
-        h->curl = curl_easy_init();
-        if (!h->curl)
-                return fail("curl_easy_init failed");
-        if (with_cert) {
-                h->cert = path_in(a, "tls.pem");
-                h->key = path_in(a, "tls.key");
-                if (!h->cert || !h->key)
-                        return fail("out of memory");
-                if (access(h->cert, R_OK) < 0)
-                        return fail("%s: not enrolled (%s)", a->state, strerror(errno));
-        }
-        return 0;
-}
-
-static void http_done(struct http *h)
-{
-        if (h->curl)
-                curl_easy_cleanup(h->curl);
-        free(h->cert);
-        free(h->key);
-}
-
-/* POSTs body (JSON text) to the verifier's path; *ret gets the parsed answer, *ret_status the HTTP status. */
-static int http_post(struct http *h, const char *path, const char *body, const char *bearer, json_t **ret,
-                     long *ret_status)
-{
-        _cleanup_free_ char *url = NULL, *auth = NULL;
-        struct curl_slist *headers = NULL;
-        struct buffer resp = {};
-        json_error_t jerr;
-        CURLcode rc;
-        long status = 0;
-        json_t *j;
-
-        if (asprintf(&url, "%s%s", h->a->verifier, path) < 0)
-                return fail("out of memory");
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        if (bearer && asprintf(&auth, "Authorization: Bearer %s", bearer) >= 0)
-                headers = curl_slist_append(headers, auth);
-        curl_easy_setopt(h->curl, CURLOPT_URL, url);
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->a->ca);
-        curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->cert);
-        curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->key);
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-        curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->error);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 60L);
-        h->error[0] = '\0';
-        rc = curl_easy_perform(h->curl);
-        curl_slist_free_all(headers);
-        if (rc != CURLE_OK) {
-                free(resp.data);
-                return fail("POST %s: %s", path, h->error[0] ? h->error : curl_easy_strerror(rc));
-        }
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-        j = resp.data ? json_loads(resp.data, 0, &jerr) : NULL;
-        if (!j) {
-                fprintf(stderr, "gateway-client: POST %s: HTTP %ld, not JSON: %.200s\n", path, status,
-                        resp.data ? resp.data : "");
-                free(resp.data);
-                return -EXIT_ERROR;
-        }
-        free(resp.data);
-        *ret = j;
-        *ret_status = status;
-        return 0;
-}
-
 /* Prints an answer; an error answer ({"error", "detail"}) also on stderr, and is EXIT_NEGATIVE. */
 static int print_answer(json_t *j, long status)
 {
@@ -317,177 +157,83 @@ static int print_answer(json_t *j, long status)
         return EXIT_NEGATIVE;
 }
 
-/* ---- TPM ----------------------------------------------------------------------------------------------------- */
-
 static int tpm_fail(const char *what, const struct dw_error *err)
 {
         return fail("%s: %s", what, err->msg);
 }
 
+static void erase_freep(char **p)
+{
+        if (*p) {
+                OPENSSL_cleanse(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* A file read whole, NUL-terminated (a JSON text). */
+static int read_text(const char *path, char **ret)
+{
+        uint8_t *data, *text;
+        size_t size;
+        int r;
+
+        r = read_file(path, &data, &size);
+        if (r < 0)
+                return r;
+        text = realloc(data, size + 1);
+        if (!text) {
+                free(data);
+                return fail("out of memory");
+        }
+        text[size] = '\0';
+        *ret = (char *)text;
+        return 0;
+}
+
+/* ---- the verifier client ------------------------------------------------------------------------------------- */
+
+static int vclient_open(const struct args *a, bool enrolled, struct mon_vclient **ret)
+{
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
+        const struct mon_vclient_options o = {
+                .url = a->verifier,
+                .ca_file = a->ca,
+                .gateway_id = a->id,
+                .state_dir = a->state,
+                .connect_timeout_ms = 10000,
+                .request_timeout_ms = 60000,
+        };
+        struct dw_error err = {};
+
+        if (mon_vclient_new(&o, &c, &err) < 0)
+                return fail("%s", err.msg);
+        if (enrolled && !mon_vclient_enrolled(c))
+                return fail("%s: not enrolled (no readable %s and %s)", a->state, MON_TLS_KEY_FILE, MON_TLS_CERT_FILE);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* POSTs body to the gateway's endpoint `what`; an answer that is not a JSON object is an error. */
+static int post(struct mon_vclient *c, const struct args *a, const char *what, const char *body, json_t **ret,
+                long *ret_status)
+{
+        _cleanup_free_ char *path = NULL;
+        struct dw_error err = {};
+        int r;
+
+        if (asprintf(&path, "/v1/gateways/%s/%s", a->id, what) < 0) {
+                path = NULL;
+                return fail("out of memory");
+        }
+        r = mon_vclient_request(c, path, body, NULL, ret_status, ret, &err);
+        if (r < 0)
+                return fail("%s", err.msg);
+        if (!*ret)
+                return fail("POST %s: HTTP %ld with an empty answer", path, *ret_status);
+        return 0;
+}
+
 /* ---- enroll -------------------------------------------------------------------------------------------------- */
-
-struct enroll_keys {
-        struct dw_tpm_key ek, ak, event_key;
-        char *ek_cert_b64;
-};
-
-static void enroll_keys_done(struct enroll_keys *k)
-{
-        free(k->ek_cert_b64);
-}
-
-static int ek_cert_find(struct dw_tpm *t, struct enroll_keys *k)
-{
-        struct dw_tpm_ek_cert *certs = NULL;
-        struct dw_error err = {};
-        size_t n = 0;
-
-        if (dw_tpm_ek_certs_read(t, &certs, &n, &err) < 0)
-                return tpm_fail("reading the EK certificates", &err);
-        for (size_t i = 0; i < n && !k->ek_cert_b64; i++)
-                if (dw_tpm_ek_cert_matches(certs[i].der, certs[i].der_size, &k->ek, NULL) > 0)
-                        k->ek_cert_b64 = base64(certs[i].der, certs[i].der_size);
-        dw_tpm_ek_certs_free(certs, n);
-        if (!k->ek_cert_b64)
-                return fail("no EK certificate in the TPM's NV carries the key of the %s EK",
-                            dw_tpm_key_type_name(k->ek.type));
-        return 0;
-}
-
-static int tpm_keys(struct dw_tpm *t, const struct args *a, struct enroll_keys *k)
-{
-        struct dw_error err = {};
-        int r;
-
-        if (dw_tpm_ek_create(t, a->ek_alg, &k->ek, &err) < 0)
-                return tpm_fail("creating the EK", &err);
-        r = ek_cert_find(t, k);
-        if (r < 0)
-                return r;
-        if (dw_tpm_ak_ensure(t, a->ak_handle, DW_TPM_KEY_ECC_P256, a->ek_alg, &k->ak, &err) < 0)
-                return tpm_fail("the AK", &err);
-        if (dw_tpm_event_key_ensure(t, a->event_key_handle, a->ek_alg, &k->event_key, &err) < 0)
-                return tpm_fail("the event key", &err);
-        return 0;
-}
-
-static void pkey_freep(EVP_PKEY **k)
-{
-        EVP_PKEY_free(*k);
-}
-static void req_freep(X509_REQ **r)
-{
-        X509_REQ_free(*r);
-}
-static void bio_freep(BIO **b)
-{
-        BIO_free(*b);
-}
-
-static char *bio_text(BIO *b)
-{
-        char *data;
-        long n = BIO_get_mem_data(b, &data);
-
-        return n > 0 ? strndup(data, (size_t)n) : NULL;
-}
-
-/* A fresh TLS key and a CSR for it (PEM); the key is saved only once enrolled. */
-static int tls_key_and_csr(const struct args *a, char **ret_key, char **ret_csr)
-{
-        _cleanup_(pkey_freep) EVP_PKEY *key = EVP_EC_gen("P-256");
-        _cleanup_(req_freep) X509_REQ *req = X509_REQ_new();
-        _cleanup_(bio_freep) BIO *kb = BIO_new(BIO_s_mem()), *rb = BIO_new(BIO_s_mem());
-        X509_NAME *name; /* owned by req */
-
-        if (!key || !req || !kb || !rb)
-                return fail("out of memory");
-        name = X509_REQ_get_subject_name(req);
-        if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)a->id, -1, -1, 0) != 1 ||
-            X509_REQ_set_pubkey(req, key) != 1 || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
-            PEM_write_bio_X509_REQ(rb, req) != 1 || PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1)
-                return fail("cannot make the TLS key and its CSR");
-        *ret_key = bio_text(kb);
-        *ret_csr = bio_text(rb);
-        if (!*ret_key || !*ret_csr)
-                return fail("out of memory");
-        return 0;
-}
-
-static char *enroll_body(const struct enroll_keys *k, const char *csr)
-{
-        _cleanup_free_ char *ek = public_b64(&k->ek.public), *ak = public_b64(&k->ak.public),
-                            *evk = public_b64(&k->event_key.public);
-        _cleanup_(json_decrefp) json_t *j = NULL;
-
-        if (!ek || !ak || !evk)
-                return NULL;
-        j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "ek_certificate", k->ek_cert_b64, "ek_public", ek, "ak_public", ak,
-                      "event_key_public", evk, "csr", csr);
-        return j ? json_dumps(j, JSON_COMPACT) : NULL;
-}
-
-/* TPM2_ActivateCredential of the verifier's credential, then the proof and the event key's certification. */
-static char *activate_body(struct dw_tpm *t, const struct args *a, json_t *challenge)
-{
-        const char *cred_b64 = json_string_value(json_object_get(challenge, "credential"));
-        const char *nonce_hex = json_string_value(json_object_get(challenge, "nonce"));
-        _cleanup_free_ uint8_t *cred = NULL;
-        _cleanup_free_ char *attest = NULL, *sig = NULL;
-        _cleanup_(json_decrefp) json_t *j = NULL;
-        struct dw_tpm_signed_attest certify;
-        TPM2B_ID_OBJECT blob;
-        TPM2B_ENCRYPTED_SECRET seed;
-        TPM2B_DIGEST secret;
-        struct dw_error err = {};
-        uint8_t nonce[64], proof[32];
-        unsigned proof_size = sizeof(proof);
-        char proof_hex[65];
-        size_t cred_size;
-        int n;
-
-        if (!cred_b64 || !nonce_hex || unbase64(cred_b64, &cred, &cred_size) < 0 ||
-            dw_tpm_credential_file_parse(cred, cred_size, &blob, &seed, &err) < 0) {
-                fail("the verifier's challenge is not a credential and a nonce");
-                return NULL;
-        }
-        n = dw_hex_decode(nonce_hex, strlen(nonce_hex), nonce, sizeof(nonce));
-        if (n <= 0) {
-                fail("the verifier's nonce is not hex");
-                return NULL;
-        }
-        if (dw_tpm_activate_credential(t, a->ak_handle, a->ek_alg, &blob, &seed, &secret, &err) < 0) {
-                tpm_fail("activating the credential", &err);
-                return NULL;
-        }
-        HMAC(EVP_sha256(), secret.buffer, secret.size, nonce, (size_t)n, proof, &proof_size);
-        if (dw_tpm_certify(t, a->event_key_handle, a->ak_handle, nonce, (size_t)n, &certify, &err) < 0) {
-                tpm_fail("certifying the event key", &err);
-                return NULL;
-        }
-        attest = base64(certify.attest.attestationData, certify.attest.size);
-        sig = signature_b64(&certify.signature);
-        if (!attest || !sig)
-                return NULL;
-        j = json_pack("{s:s, s:{s:s, s:s}}", "proof", dw_hex_encode(proof, sizeof(proof), proof_hex),
-                      "event_key_certify", "attest", attest, "signature", sig);
-        return j ? json_dumps(j, JSON_COMPACT) : NULL;
-}
-
-/* The key and the certificate issued for it, together. */
-static int enrolled_save(const struct args *a, json_t *answer, const char *key_pem)
-{
-        const char *cert = json_string_value(json_object_get(answer, "certificate"));
-        _cleanup_free_ char *cert_path = path_in(a, "tls.pem"), *key_path = path_in(a, "tls.key");
-        int r;
-
-        if (!cert || !cert_path || !key_path)
-                return fail("the verifier's answer has no certificate");
-        r = write_file(key_path, key_pem, strlen(key_pem), 0600);
-        if (r < 0)
-                return r;
-        return write_file(cert_path, cert, strlen(cert), 0644);
-}
 
 static int read_token(const char *path, char **ret)
 {
@@ -499,250 +245,77 @@ static int read_token(const char *path, char **ret)
         if (r < 0)
                 return r;
         *ret = strndup((const char *)data, strcspn((const char *)data, "\r\n"));
+        OPENSSL_cleanse(data, size);
         free(data);
         return *ret ? 0 : fail("out of memory");
 }
 
 static int cmd_enroll(const struct args *a)
 {
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
         _cleanup_(dw_tpm_closep) struct dw_tpm *t = NULL;
-        _cleanup_(enroll_keys_done) struct enroll_keys k = {};
-        _cleanup_(http_done) struct http h = {};
-        _cleanup_(json_decrefp) json_t *challenge = NULL, *answer = NULL;
-        _cleanup_free_ char *csr = NULL, *key = NULL, *body = NULL, *body2 = NULL, *token = NULL, *path = NULL;
+        _cleanup_(json_decrefp) json_t *answer = NULL;
+        _cleanup_(erase_freep) char *token = NULL;
+        struct mon_enroll_options o = {
+                .ek_type = a->ek_alg,
+                .ak_handle = a->ak_handle,
+                .event_key_handle = a->event_key_handle,
+        };
         struct dw_error err = {};
         long status;
         int r;
 
         if (a->token_file && read_token(a->token_file, &token) < 0)
                 return -EXIT_ERROR;
+        o.bearer = token;
+        r = vclient_open(a, false, &c);
+        if (r < 0)
+                return r;
         if (dw_tpm_open(a->tcti, &t, &err) < 0)
                 return tpm_fail("opening the TPM", &err);
-        r = tpm_keys(t, a, &k);
-        if (r < 0)
-                return r;
-        r = tls_key_and_csr(a, &key, &csr);
-        if (r < 0)
-                return r;
-        body = enroll_body(&k, csr);
-        if (!body)
-                return fail("out of memory");
-        r = http_init(&h, a, false);
-        if (r < 0)
-                return r;
-        if (asprintf(&path, "/v1/gateways/%s/enroll", a->id) < 0)
-                return fail("out of memory");
-        r = http_post(&h, path, body, token, &challenge, &status);
-        if (r < 0)
-                return r;
-        if (status != 200)
-                return print_answer(challenge, status);
-        body2 = activate_body(t, a, challenge);
-        if (!body2)
-                return -EXIT_ERROR;
-        free(path);
-        if (asprintf(&path, "/v1/gateways/%s/activate", a->id) < 0)
-                return fail("out of memory");
-        r = http_post(&h, path, body2, token, &answer, &status);
-        if (r < 0)
-                return r;
-        if (status == 200) {
-                r = enrolled_save(a, answer, key);
-                if (r < 0)
-                        return r;
-        }
-        OPENSSL_cleanse(key, strlen(key));
+        if (mon_vclient_enroll(c, t, &o, &status, &answer, &err) < 0)
+                return fail("enroll: %s", err.msg);
         return print_answer(answer, status);
 }
 
 /* ---- attest -------------------------------------------------------------------------------------------------- */
 
-/* The bytes of the complete entries of a binary IMA log from entry `from` on; *ret_first is from, or 0 when the log
- * has fewer entries (the gateway rebooted and its log started again). */
-static int ima_slice(const struct args *a, const uint8_t *log, size_t size, uint64_t from, size_t *ret_offset,
-                     size_t *ret_size, uint64_t *ret_first, uint64_t *ret_count)
+/* A fresh /nonce answer. A refusal is printed: -EXIT_NEGATIVE. */
+static int nonce_fetch(struct mon_vclient *c, const struct args *a, json_t **ret)
 {
-        struct dw_ima_parser p;
-        struct dw_error err = {};
-        size_t start = SIZE_MAX, end;
-        uint64_t count = 0, total = 0;
-        int r;
-
-        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, a->ima_digest_alg, log, size);
-        for (;;) {
-                struct dw_ima_entry e;
-                size_t pos = p.pos;
-
-                r = dw_ima_parser_next(&p, &e, &err);
-                if (r <= 0)
-                        break;
-                if (e.index == from)
-                        start = pos;
-                total++;
-        }
-        end = p.pos;
-        dw_ima_parser_done(&p);
-        if (r < 0 && r != -EAGAIN)
-                return fail("%s: entry %llu: %s", a->ima_log, (unsigned long long)err.index, err.msg);
-        if (total < from || (start == SIZE_MAX && total > from))
-                from = 0, start = 0; /* fewer entries than the verifier has seen: a new boot */
-        if (start == SIZE_MAX)
-                start = end; /* nothing new */
-        count = total - from;
-        *ret_offset = start;
-        *ret_size = end - start;
-        *ret_first = from;
-        *ret_count = count;
-        return 0;
-}
-
-struct round_args {
-        uint8_t nonce[64];
-        size_t nonce_size;
-        char pcr_selection[128];
-        uint64_t ima_from;
-        bool boot_log_required;
-};
-
-static int round_args_from(json_t *j, struct round_args *ret)
-{
-        const char *nonce = json_string_value(json_object_get(j, "nonce"));
-        const char *sel = json_string_value(json_object_get(j, "pcr_selection"));
-        int n;
-
-        if (!nonce || !sel || !json_is_integer(json_object_get(j, "ima_from")))
-                return fail("the nonce answer lacks nonce, pcr_selection or ima_from");
-        n = dw_hex_decode(nonce, strlen(nonce), ret->nonce, sizeof(ret->nonce));
-        if (n <= 0)
-                return fail("the nonce is not hex");
-        ret->nonce_size = (size_t)n;
-        snprintf(ret->pcr_selection, sizeof(ret->pcr_selection), "%s", sel);
-        ret->ima_from = (uint64_t)json_integer_value(json_object_get(j, "ima_from"));
-        ret->boot_log_required = json_is_true(json_object_get(j, "boot_log_required"));
-        return 0;
-}
-
-static int nonce_get(struct http *h, const struct args *a, json_t **ret)
-{
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(json_decrefp) json_t *j = NULL;
         long status;
         int r;
 
-        if (asprintf(&path, "/v1/gateways/%s/nonce", a->id) < 0)
-                return fail("out of memory");
-        r = http_post(h, path, "{}", NULL, ret, &status);
+        r = post(c, a, "nonce", "{}", &j, &status);
         if (r < 0)
                 return r;
-        if (status != 200) {
-                r = print_answer(*ret, status);
-                json_decref(*ret);
-                *ret = NULL;
-                return -r;
-        }
+        if (status != 200)
+                return -print_answer(j, status);
+        *ret = TAKE_PTR(j);
         return 0;
 }
 
-/* TPM2_Quote over the selection asked for: the quote's JSON member {"attest", "signature", "pcrs"}. */
-static json_t *quote_json(struct dw_tpm *t, const struct args *a, const struct round_args *ra)
+/* The round's nonce: the one saved in --nonce-file, or a fresh one. */
+static int nonce_load(struct mon_vclient *c, const struct args *a, struct mon_round_request *ret)
 {
-        _cleanup_free_ struct dw_tpm_pcrs *pcrs = malloc(sizeof(struct dw_tpm_pcrs));
-        _cleanup_free_ uint8_t *file = NULL;
-        _cleanup_free_ char *attest = NULL, *sig = NULL, *pcrs_b64 = NULL;
-        struct dw_tpm_signed_attest quote;
-        TPML_PCR_SELECTION sel;
-        struct dw_error err = {};
-        size_t size;
-
-        if (!pcrs)
-                return NULL;
-        if (dw_tpm_pcr_selection_from_string(ra->pcr_selection, &sel, &err) < 0 ||
-            dw_tpm_quote_pcrs(t, a->ak_handle, ra->nonce, ra->nonce_size, &sel, &quote, pcrs, &err) < 0) {
-                tpm_fail("quote", &err);
-                return NULL;
-        }
-        if (dw_tpm_pcrs_file_write(pcrs, &file, &size) < 0)
-                return NULL;
-        attest = base64(quote.attest.attestationData, quote.attest.size);
-        sig = signature_b64(&quote.signature);
-        pcrs_b64 = base64(file, size);
-        if (!attest || !sig || !pcrs_b64)
-                return NULL;
-        return json_pack("{s:s, s:s, s:s}", "attest", attest, "signature", sig, "pcrs", pcrs_b64);
-}
-
-/* TPM2_NV_Certify of the event-chain NV extend index by the AK over the round's nonce: {"attest", "signature",
- * "public"} (public: the index's TPMS_NV_PUBLIC as it is now, marshalled; the verifier computes its Name). */
-static json_t *nv_certify_json(struct dw_tpm *t, const struct args *a, const struct round_args *ra)
-{
-        _cleanup_free_ char *attest = NULL, *sig = NULL, *pub = NULL;
-        struct dw_tpm_nv_extend_info info;
-        struct dw_tpm_signed_attest cert;
-        struct dw_error err = {};
-        uint8_t buf[sizeof(TPMS_NV_PUBLIC)];
-        size_t off = 0;
-
-        if (dw_tpm_nv_extend_define(t, a->nv_index, true, &info, &err) < 0 ||
-            dw_tpm_nv_extend_certify(t, a->nv_index, a->ak_handle, ra->nonce, ra->nonce_size, &cert, &err) < 0) {
-                tpm_fail("NV certify", &err);
-                return NULL;
-        }
-        if (Tss2_MU_TPMS_NV_PUBLIC_Marshal(&info.public, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS) {
-                fail("cannot marshal the NV index's public area");
-                return NULL;
-        }
-        attest = base64(cert.attest.attestationData, cert.attest.size);
-        sig = signature_b64(&cert.signature);
-        pub = base64(buf, off);
-        if (!attest || !sig || !pub)
-                return NULL;
-        return json_pack("{s:s, s:s, s:s}", "attest", attest, "signature", sig, "public", pub);
-}
-
-struct sent {
-        uint64_t ima_first_index, ima_entries;
-        bool boot_log;
-};
-
-/* The attest request: quote first, then the logs (which may then run ahead of it, never behind). */
-static char *attest_body(struct dw_tpm *t, const struct args *a, const struct round_args *ra, struct sent *sent)
-{
-        _cleanup_free_ uint8_t *log = NULL, *boot = NULL;
-        _cleanup_free_ char *ima_b64 = NULL, *boot_b64 = NULL;
         _cleanup_(json_decrefp) json_t *j = NULL;
-        char nonce_hex[129];
-        size_t log_size, boot_size, off = 0, len = 0;
-        json_t *quote;
+        struct dw_error err = {};
+        json_error_t jerr;
+        int r;
 
-        quote = quote_json(t, a, ra);
-        if (!quote)
-                return NULL;
-        j = json_pack("{s:s, s:o}", "nonce", dw_hex_encode(ra->nonce, ra->nonce_size, nonce_hex), "quote", quote);
-        if (!j || read_file(a->ima_log, &log, &log_size) < 0 ||
-            ima_slice(a, log, log_size, ra->ima_from, &off, &len, &sent->ima_first_index, &sent->ima_entries) < 0)
-                return NULL;
-        ima_b64 = base64(log + off, len);
-        if (!ima_b64)
-                return NULL;
-        if (a->nv_certify) {
-                json_t *nv = nv_certify_json(t, a, ra);
-
-                if (!nv)
-                        return NULL;
-                json_object_set_new(j, "nv_certify", nv);
+        if (a->nonce_file) {
+                j = json_load_file(a->nonce_file, JSON_REJECT_DUPLICATES, &jerr);
+                if (!j)
+                        return fail("%s: %s", a->nonce_file, jerr.text);
+        } else {
+                r = nonce_fetch(c, a, &j);
+                if (r < 0)
+                        return r;
         }
-        json_object_set_new(j, "ima",
-                            json_pack("{s:I, s:s, s:s}", "first_index", (json_int_t)sent->ima_first_index, "digest_alg",
-                                      dw_hash_alg_name(a->ima_digest_alg), "entries", ima_b64));
-        if (a->boot_log && (ra->boot_log_required || a->always_boot_log)) {
-                if (read_file(a->boot_log, &boot, &boot_size) < 0)
-                        return NULL;
-                boot_b64 = base64(boot, boot_size);
-                if (!boot_b64)
-                        return NULL;
-                json_object_set_new(j, "boot_log", json_string(boot_b64));
-                sent->boot_log = true;
-        }
-        return json_dumps(j, JSON_COMPACT);
+        if (mon_round_request_from_json(j, ret, &err) < 0)
+                return fail("%s", err.msg);
+        return 0;
 }
 
 static int verdict_exit(json_t *answer, long status)
@@ -764,63 +337,74 @@ static int save_token(const struct args *a, json_t *answer)
         return write_file(path, token, strlen(token), 0644);
 }
 
-static int post_attest(struct http *h, const struct args *a, const char *body, json_t **ret, long *ret_status)
+/* The round, its request saved in --save-request before it is posted. */
+static int attest_saved(struct mon_vclient *c, struct dw_tpm *t, const struct args *a,
+                        const struct mon_round_request *req, const struct mon_round_evidence *ev,
+                        struct mon_round_sent *ret_sent, json_t **ret, long *ret_status)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *body = NULL;
+        struct dw_error err = {};
+        int r;
 
-        if (asprintf(&path, "/v1/gateways/%s/attest", a->id) < 0)
-                return fail("out of memory");
-        return http_post(h, path, body, NULL, ret, ret_status);
+        r = mon_vclient_attest_build(c, t, req, ev, ret_sent, &body, &err);
+        if (r < 0)
+                return fail("attest: %s", err.msg);
+        r = write_file(a->save_request, body, strlen(body), 0644);
+        if (r < 0)
+                return r;
+        return post(c, a, "attest", body, ret, ret_status);
 }
 
-static int load_nonce_answer(struct http *h, const struct args *a, json_t **ret)
+static int attest(struct mon_vclient *c, struct dw_tpm *t, const struct args *a, const struct mon_round_request *req,
+                  struct mon_round_sent *ret_sent, json_t **ret, long *ret_status)
 {
-        json_error_t jerr;
+        const struct mon_round_evidence ev = {
+                .ak_handle = a->ak_handle,
+                .ima_log_path = a->ima_log,
+                .ima_log_alg = a->ima_digest_alg,
+                .boot_log_path = a->boot_log,
+                .always_boot_log = a->always_boot_log,
+                .nv_certify = a->nv_certify,
+                .nv_index = a->nv_index,
+        };
+        struct dw_error err = {};
 
-        if (!a->nonce_file)
-                return nonce_get(h, a, ret);
-        *ret = json_load_file(a->nonce_file, 0, &jerr);
-        if (!*ret)
-                return fail("%s: %s", a->nonce_file, jerr.text);
+        if (a->save_request)
+                return attest_saved(c, t, a, req, &ev, ret_sent, ret, ret_status);
+        if (mon_vclient_attest(c, t, req, &ev, ret_sent, ret_status, ret, &err) < 0)
+                return fail("attest: %s", err.msg);
         return 0;
 }
 
 static int cmd_attest(const struct args *a)
 {
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
         _cleanup_(dw_tpm_closep) struct dw_tpm *t = NULL;
-        _cleanup_(http_done) struct http h = {};
-        _cleanup_(json_decrefp) json_t *nonce = NULL, *answer = NULL;
-        _cleanup_free_ char *body = NULL;
-        struct round_args ra = {};
-        struct sent sent = {};
+        _cleanup_(json_decrefp) json_t *answer = NULL;
+        _cleanup_free_ struct mon_round_sent *sent = malloc(sizeof(*sent));
+        struct mon_round_request req;
         struct dw_error err = {};
         long status;
         int r;
 
+        if (!sent)
+                return fail("out of memory");
         if (!a->ima_log)
                 return fail("attest: --ima-log is required");
-        r = http_init(&h, a, true);
+        r = vclient_open(a, true, &c);
         if (r < 0)
                 return r;
-        r = load_nonce_answer(&h, a, &nonce);
-        if (r != 0)
-                return r;
-        r = round_args_from(nonce, &ra);
+        r = nonce_load(c, a, &req);
         if (r < 0)
                 return r;
         if (dw_tpm_open(a->tcti, &t, &err) < 0)
                 return tpm_fail("opening the TPM", &err);
-        body = attest_body(t, a, &ra, &sent);
-        if (!body)
-                return fail("cannot build the attest request");
-        if (a->save_request && write_file(a->save_request, body, strlen(body), 0644) < 0)
-                return -EXIT_ERROR;
-        r = post_attest(&h, a, body, &answer, &status);
+        r = attest(c, t, a, &req, sent, &answer, &status);
         if (r < 0)
                 return r;
         json_object_set_new(answer, "sent",
-                            json_pack("{s:I, s:I, s:b}", "ima_first_index", (json_int_t)sent.ima_first_index,
-                                      "ima_entries", (json_int_t)sent.ima_entries, "boot_log", sent.boot_log));
+                            json_pack("{s:I, s:I, s:b}", "ima_first_index", (json_int_t)sent->ima_first_index,
+                                      "ima_entries", (json_int_t)sent->ima_entries, "boot_log", sent->boot_log));
         r = save_token(a, answer);
         if (r < 0)
                 return r;
@@ -829,17 +413,17 @@ static int cmd_attest(const struct args *a)
 
 static int cmd_nonce(const struct args *a)
 {
-        _cleanup_(http_done) struct http h = {};
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
         _cleanup_(json_decrefp) json_t *nonce = NULL;
         int r;
 
         if (!a->out)
                 return fail("nonce: --out is required");
-        r = http_init(&h, a, true);
+        r = vclient_open(a, true, &c);
         if (r < 0)
                 return r;
-        r = nonce_get(&h, a, &nonce);
-        if (r != 0)
+        r = nonce_fetch(c, a, &nonce);
+        if (r < 0)
                 return r;
         if (json_dump_file(nonce, a->out, JSON_COMPACT) < 0)
                 return fail("%s: cannot write", a->out);
@@ -848,29 +432,41 @@ static int cmd_nonce(const struct args *a)
 
 static int cmd_post_attest(const struct args *a)
 {
-        _cleanup_(http_done) struct http h = {};
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
         _cleanup_(json_decrefp) json_t *answer = NULL;
-        _cleanup_free_ uint8_t *body = NULL;
-        size_t size;
+        _cleanup_free_ char *body = NULL;
         long status;
         int r;
 
         if (!a->positional)
                 return fail("post-attest: which saved request?");
-        r = read_file(a->positional, &body, &size);
+        r = read_text(a->positional, &body);
         if (r < 0)
                 return r;
-        body = realloc(body, size + 1);
-        if (!body)
-                return fail("out of memory");
-        body[size] = '\0';
-        r = http_init(&h, a, true);
+        r = vclient_open(a, true, &c);
         if (r < 0)
                 return r;
-        r = post_attest(&h, a, (const char *)body, &answer, &status);
+        r = post(c, a, "attest", body, &answer, &status);
         if (r < 0)
                 return r;
         return verdict_exit(answer, status);
+}
+
+/* The challenge long poll: prints {"challenge": true|false}. */
+static int cmd_challenge(const struct args *a)
+{
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
+        struct dw_error err = {};
+        bool challenge;
+        int r;
+
+        r = vclient_open(a, true, &c);
+        if (r < 0)
+                return r;
+        if (mon_vclient_challenge_wait(c, a->wait, &challenge, &err) < 0)
+                return fail("%s", err.msg);
+        printf("{\n  \"challenge\": %s\n}\n", challenge ? "true" : "false");
+        return 0;
 }
 
 /* ---- runtime events ------------------------------------------------------------------------------------------ */
@@ -1001,11 +597,10 @@ static int events_record(const struct args *a)
  * duplicate), 1 for a refusal (the answer printed). */
 static int cmd_events(const struct args *a)
 {
-        _cleanup_(http_done) struct http h = {};
+        _cleanup_(mon_vclient_freep) struct mon_vclient *c = NULL;
         _cleanup_(json_decrefp) json_t *answer = NULL;
-        _cleanup_free_ uint8_t *body = NULL;
-        _cleanup_free_ char *path = NULL;
-        size_t size;
+        _cleanup_free_ char *body = NULL;
+        struct dw_error err = {};
         long status;
         int r;
 
@@ -1013,21 +608,14 @@ static int cmd_events(const struct args *a)
                 return events_record(a);
         if (!a->batch_json)
                 return fail("events: --batch-json or --record is required");
-        r = read_file(a->batch_json, &body, &size);
+        r = read_text(a->batch_json, &body);
         if (r < 0)
                 return r;
-        body = realloc(body, size + 1);
-        if (!body)
-                return fail("out of memory");
-        body[size] = '\0';
-        if (asprintf(&path, "/v1/gateways/%s/events", a->id) < 0)
-                return fail("out of memory");
-        r = http_init(&h, a, true);
+        r = vclient_open(a, true, &c);
         if (r < 0)
                 return r;
-        r = http_post(&h, path, (const char *)body, NULL, &answer, &status);
-        if (r < 0)
-                return r;
+        if (mon_vclient_post_batch(c, body, &status, &answer, &err) < 0)
+                return fail("%s", err.msg);
         return print_answer(answer, status);
 }
 
@@ -1151,6 +739,7 @@ enum {
         OPT_BATCH_JSON,
         OPT_RECORD,
         OPT_EVENTS_PER_BATCH,
+        OPT_WAIT,
 };
 
 static int parse_option(struct args *a, int c, const char *arg)
@@ -1220,6 +809,17 @@ static int parse_option(struct args *a, int c, const char *arg)
                 *(c == OPT_RECORD ? &a->record : &a->events_per_batch) = (unsigned)v;
                 return 0;
         }
+        case OPT_WAIT: {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(arg, &end, 10);
+                if (errno != 0 || *end != '\0' || v > 3600)
+                        return fail("--wait: 0-3600 seconds");
+                a->wait = (unsigned)v;
+                return 0;
+        }
         default:
                 return fail("unknown option (see --help)");
         }
@@ -1250,6 +850,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                 {"batch-json", required_argument, NULL, OPT_BATCH_JSON},
                 {"record", required_argument, NULL, OPT_RECORD},
                 {"events-per-batch", required_argument, NULL, OPT_EVENTS_PER_BATCH},
+                {"wait", required_argument, NULL, OPT_WAIT},
                 {},
         };
         int c;
@@ -1295,6 +896,7 @@ int main(int argc, char **argv)
         } commands[] = {
                 {"enroll", cmd_enroll},           {"attest", cmd_attest},     {"nonce", cmd_nonce},
                 {"post-attest", cmd_post_attest}, {"firmware", cmd_firmware}, {"events", cmd_events},
+                {"challenge", cmd_challenge},
         };
         struct args a;
         int r;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# driftwatch-monitor's cost on a gateway, against a real verifier and swtpm: resident memory and CPU while idle and
+# while the IMA log grows by 1,000 entries/s (the IMA simulator extends the swtpm's PCR 10 for each, as the kernel
+# does; the monitor follows, replays, judges each entry against the policy and cross-checks PCR 10 once a second),
+# then signed runtime events per second end to end (bench/event-pipeline: recorder → TPM2_Sign → spool → NV extend
+# → POST → the verifier verifies and stores each event).
+#
+#   DW_BUILD=build bash bench/monitor.sh [SECONDS]
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${DW_BUILD:-$SRC/build}
+SECS=${1:-20}
+TMP=$(mktemp -d)
+VPID= MPID=
+. "$SRC/tests/swtpm.sh"
+cleanup() {
+        [ -n "$MPID" ] && kill "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null
+        [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
+        swtpm_stop
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+wait_for() { for _ in $(seq 300); do "$@" && return 0; sleep 0.1; done; return 1; }
+
+swtpm_start "$TMP/tpm" >/dev/null
+T=$SWTPM_TCTI
+cat "$SWTPM_CA_DIR/issuercert.pem" "$SWTPM_CA_DIR/swtpm-localca-rootca-cert.pem" >"$TMP/ekca.pem"
+"$BUILD/tests/tools/gateway-client" --tcti "$T" firmware --boot-log "$SRC/tests/data/round/bios.log" >/dev/null
+"$BUILD/tests/tools/ima-sim" --tcti "$T" --log "$TMP/ima.bin" boot-aggregate measure /bin/true >/dev/null
+"$BUILD/driftwatch-verifier" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 \
+        --port-file "$TMP/v.port" --ek-ca-bundle "$TMP/ekca.pem" --log-level warning 2>"$TMP/v.log" &
+VPID=$!
+wait_for test -s "$TMP/v.port"
+URL=https://127.0.0.1:$(cat "$TMP/v.port")
+ADMIN=$(cat "$TMP/v/admin.token")
+jq -n --arg t "sha256:$(sha256 /bin/true)" '{driftwatch_runtime_policy: 1, digests: {"/bin/true": [$t]}}' \
+        >"$TMP/policy.json"
+curl -sS --cacert "$TMP/v/ca.pem" -H "Authorization: Bearer $ADMIN" --data-binary "@$TMP/policy.json" \
+        "$URL/v1/admin/policies/runtime/base" >/dev/null
+curl -sS --cacert "$TMP/v/ca.pem" -H "Authorization: Bearer $ADMIN" -X PUT -d '{"runtime": "base"}' \
+        "$URL/v1/admin/groups/default/policies" >/dev/null
+cat >"$TMP/monitor.conf" <<EOF
+[Monitor]
+GatewayId=bench-gw
+StateDirectory=$TMP/m-state
+RuntimeDirectory=$TMP/m-run
+RuntimePolicy=$TMP/policy.json
+[Verifier]
+URL=$URL
+CAFile=$TMP/v/ca.pem
+[TPM]
+TCTI=$T
+[IMA]
+Log=$TMP/ima.bin
+BootLog=$SRC/tests/data/round/bios.log
+EOF
+"$BUILD/driftwatch-monitor" --config "$TMP/monitor.conf" 2>"$TMP/m.log" &
+MPID=$!
+trusted() {
+        curl -sS --cacert "$TMP/v/ca.pem" -H "Authorization: Bearer $ADMIN" "$URL/v1/gateways/bench-gw" 2>/dev/null |
+                jq -e '.status == "trusted"' >/dev/null
+}
+wait_for trusted || { echo "the monitor did not get trusted: $(tail -3 "$TMP/m.log")"; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$MPID/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status"; }
+hz=$(getconf CLK_TCK)
+
+measure() { # LABEL: CPU over $SECS seconds and RSS at the end (the caller runs the load meanwhile)
+        local t0=$1 label=$2 t1
+        t1=$(ticks)
+        awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$SECS" -v rss="$(rss_kib)" -v l="$label" \
+                'BEGIN { printf "%s: %.2f%% of a core, RSS %.1f MiB\n", l, (b - a) * 100 / hz / s, rss / 1024 }'
+}
+
+sleep 2
+t0=$(ticks)
+sleep "$SECS"
+measure "$t0" "driftwatch-monitor idle (${SECS} s, rounds every 30 s)"
+
+# 1,000 entries/s: 100 entries every 100 ms, allowed by the policy (no alerts: the steady state of a busy gateway).
+args=()
+for _ in $(seq 100); do args+=(digest /bin/true "$(sha256 /bin/true)"); done
+before=$(grep -c . <<<"$("$BUILD/driftwatch" ima show "$TMP/ima.bin")")
+t0=$(ticks)
+end=$(($(date +%s%N) + SECS * 1000000000))
+while [ "$(date +%s%N)" -lt "$end" ]; do
+        next=$(($(date +%s%N) + 100000000))
+        "$BUILD/tests/tools/ima-sim" --tcti "$T" --log "$TMP/ima.bin" "${args[@]}" >/dev/null
+        now=$(date +%s%N)
+        [ "$now" -lt "$next" ] && sleep "$(awk -v d=$((next - now)) 'BEGIN { printf "%.3f", d / 1e9 }')"
+done
+measure "$t0" "driftwatch-monitor ingesting IMA entries"
+after=$(grep -c . <<<"$("$BUILD/driftwatch" ima show "$TMP/ima.bin")")
+echo "  ($((after - before)) entries in ${SECS} s = $(((after - before) / SECS)) entries/s; PCR 10 mismatch alerts: $(grep -c 'ALERT pcr_mismatch' "$TMP/m.log" || true))"
+
+kill "$MPID" && wait "$MPID" 2>/dev/null
+MPID=
+for batch in 256 1024; do
+        "$BUILD/bench/event-pipeline" --tcti "$T" --verifier "$URL" --ca "$TMP/v/ca.pem" --state "$TMP/m-state" \
+                --runtime-dir "$TMP/m-run" --id bench-gw --events 200000 --batch $batch
+done
