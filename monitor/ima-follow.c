@@ -196,6 +196,8 @@ int mon_ima_follow_poll(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *use
                         return r;
         }
         r = follow_check_same(f, err);
+        if (r >= 0 && f->pending_len > 0) /* complete entries left by a callback that stopped the last poll */
+                r = follow_parse(f, fn, userdata, &n_new, err);
         for (;;) {
                 ssize_t n;
 
