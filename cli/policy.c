@@ -4,11 +4,11 @@
 
 #include <getopt.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <string.h>
 
 #include "cli.h"
 #include "hex.h"
+#include "policy-cli.h"
 #include "ima-log.h"
 #include "runtime-policy.h"
 
@@ -26,9 +26,18 @@ static void policy_help(void)
 {
         printf("Usage: driftwatch policy check --policy POLICY --ima-log FILE [OPTIONS]\n"
                "       driftwatch policy validate [--json] POLICY\n"
+               "       driftwatch policy create --from-tree DIR|--from-ima-log FILE|--from-dpkg ... -o POLICY\n"
+               "       driftwatch policy merge -o OUT POLICY...\n"
+               "       driftwatch policy diff [--json] OLD NEW\n"
+               "       driftwatch policy sign --key KEY.pem [--detached] -o OUT POLICY\n"
+               "       driftwatch policy verify --pubkey PUB.pem [--signature SIG] POLICY\n"
+               "       driftwatch policy canonical [-o OUT] POLICY\n"
+               "       driftwatch policy import-keylime [--drop-bad-excludes] -o POLICY KEYLIME.json\n"
+               "       driftwatch policy export-keylime [--lossy] -o KEYLIME.json POLICY\n"
                "\n"
                "check: judge every entry of an IMA measurement list against a runtime policy, as the verifier\n"
-               "does (template digests are checked too). validate: load a policy and summarize it.\n"
+               "does (template digests are checked too). validate: load a policy and summarize it. The others\n"
+               "build, review, sign and convert policies: 'driftwatch policy COMMAND --help' for each.\n"
                "The policy format is described in docs/runtime-policy.md.\n"
                "\n"
                "  --policy POLICY       the runtime policy (JSON)\n"
@@ -41,23 +50,6 @@ static void policy_help(void)
                "  --json                one JSON object on stdout\n"
                "\n"
                "Exit status: 0 trusted (or a valid policy), 1 untrusted, 2 bad input.\n");
-}
-
-/* binary_runtime_measurements_sha256 -> sha256; ascii_* -> ascii format (as `driftwatch ima` guesses). */
-static void guess_from_name(struct policy_args *a)
-{
-        _cleanup_free_ char *copy = strdup(a->log);
-        const char *base, *suffix;
-        enum dw_hash_alg alg;
-
-        if (!copy)
-                return;
-        base = basename(copy);
-        if (!a->format_set)
-                a->format = strncmp(base, "ascii", 5) == 0 ? DW_IMA_FORMAT_ASCII : DW_IMA_FORMAT_BINARY;
-        suffix = strrchr(base, '_');
-        if (!a->digest_alg_set && suffix && dw_hash_alg_from_name(suffix + 1, strlen(suffix + 1), &alg) == 0)
-                a->digest_alg = alg;
 }
 
 static int parse_args(int argc, char **argv, bool check, struct policy_args *a)
@@ -115,7 +107,7 @@ static int parse_args(int argc, char **argv, bool check, struct policy_args *a)
                 return cli_error("policy check: unexpected argument '%s' (see --help)", argv[optind]);
         if (!a->policy || !a->log)
                 return cli_error("policy check: --policy and --ima-log are required (see --help)");
-        guess_from_name(a);
+        policy_guess_log_format(a->log, &a->format, a->format_set, &a->digest_alg, a->digest_alg_set);
         return 0;
 }
 
@@ -130,12 +122,8 @@ static int load_policy(const char *path, struct dw_runtime_policy **ret)
         if (r != 0)
                 return r;
         r = dw_runtime_policy_load(buf, size, ret, &err);
-        if (r == -ENOMEM)
-                return cli_error("%s: out of memory", path);
-        if (r < 0 && err.line > 0)
-                return cli_error("%s: line %u, column %u: %s", path, err.line, err.column, err.msg);
         if (r < 0)
-                return cli_error("%s: %s: %s", path, err.where, err.msg);
+                return policy_error(path, r, &err);
         return 0;
 }
 
@@ -350,6 +338,14 @@ int cli_policy_main(int argc, char **argv)
         static const struct cli_verb verbs[] = {
                 {"check", policy_check},
                 {"validate", policy_validate},
+                {"create", cli_policy_create},
+                {"merge", cli_policy_merge},
+                {"diff", cli_policy_diff},
+                {"sign", cli_policy_sign},
+                {"verify", cli_policy_verify},
+                {"canonical", cli_policy_canonical},
+                {"import-keylime", cli_policy_import_keylime},
+                {"export-keylime", cli_policy_export_keylime},
         };
 
         return cli_dispatch("policy", verbs, ELEMENTSOF(verbs), policy_help, argc, argv);

@@ -95,6 +95,12 @@ struct dw_runtime_policy {
         bool require_signatures;
 };
 
+/* Parses "<alg>:<hex>" or "verity:<alg>:<hex>" into out (DW_HASH_MAX_SIZE bytes). Returns 0, or -EBADMSG with why
+ * (DW_POLICY_WHY_MAX bytes) set. */
+#define DW_POLICY_WHY_MAX 192
+int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg, bool *ret_verity, uint8_t *out,
+                           char *why);
+
 /* ---- signatures (runtime-policy-sig.c) ---- */
 
 /* Imports a PEM public key or certificate (RSA or EC). *ret_keyid is the kernel's key id for it: the last 4 bytes of a

@@ -246,7 +246,8 @@ _printf_(2, 3) static int bad(char *why, const char *fmt, ...)
 }
 
 /* "sha256:<hex>", or "verity:sha256:<hex>" for an fs-verity digest. */
-static int parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg, bool *ret_verity, uint8_t *out, char *why)
+int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg, bool *ret_verity, uint8_t *out,
+                           char *why)
 {
         const char *colon, *hex;
         bool verity = false;
@@ -320,7 +321,7 @@ static int load_digest_list(struct dw_pmap *m, uint32_t name, json_t *list, bool
                 if (!json_is_string(v))
                         return fail(err, EBADMSG, where_index(w, where, i),
                                     "expected a string \"<algorithm>:<hex digest>\"");
-                if (parse_digest(json_string_value(v), json_string_length(v), &alg, &verity, bytes, why) < 0)
+                if (dw_policy_parse_digest(json_string_value(v), json_string_length(v), &alg, &verity, bytes, why) < 0)
                         return fail(err, EBADMSG, where_index(w, where, i), "%s", why);
                 if (verity && !files)
                         return fail(err, EBADMSG, where_index(w, where, i),
@@ -596,17 +597,13 @@ int dw_policy_json_parse(const void *json, size_t len, json_t **ret, struct dw_p
         return 0;
 }
 
-int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_policy **ret, struct dw_policy_error *err)
+int dw_runtime_policy_load_tree(json_t *root, struct dw_runtime_policy **ret, struct dw_policy_error *err)
 {
         _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *p = NULL;
-        _cleanup_(json_decrefp) json_t *root = NULL;
         int r;
 
-        if (!json || !ret)
+        if (!root || !ret)
                 return fail(err, EINVAL, "", "invalid argument");
-        r = dw_policy_json_parse(json, len, &root, err);
-        if (r < 0)
-                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -622,6 +619,19 @@ int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_polic
                 return r;
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_policy **ret, struct dw_policy_error *err)
+{
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        int r;
+
+        if (!json || !ret)
+                return fail(err, EINVAL, "", "invalid argument");
+        r = dw_policy_json_parse(json, len, &root, err);
+        if (r < 0)
+                return r;
+        return dw_runtime_policy_load_tree(root, ret, err);
 }
 
 void dw_runtime_policy_free(struct dw_runtime_policy *p)

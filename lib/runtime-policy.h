@@ -47,6 +47,8 @@ int dw_policy_json_parse(const void *json, size_t len, json_t **ret, struct dw_p
  * *ret, or -EBADMSG when the policy is malformed or invalid, -EOPNOTSUPP for a format version this build does not
  * read (err says where and why for both), -ENOMEM. */
 int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_policy **ret, struct dw_policy_error *err);
+/* The same for a document already parsed (dw_policy_json_parse()); root is only read. */
+int dw_runtime_policy_load_tree(json_t *root, struct dw_runtime_policy **ret, struct dw_policy_error *err);
 void dw_runtime_policy_free(struct dw_runtime_policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct dw_runtime_policy *, dw_runtime_policy_free);
 
