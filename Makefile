@@ -104,6 +104,37 @@ $(LIBVER): $(VERIFIER_CORE:%.c=$(BUILD)/%.o)
 $(LIBVER_SAN): $(VERIFIER_CORE:%.c=$(BUILD)/san/%.o)
 	rm -f $@ && $(AR) rcs $@ $^
 
+# ---- eBPF drift detection (bpf/, monitor/drift*.c) ------------------------------------------------------------------
+# bpf/*.bpf.c are compiled against a vmlinux.h generated here from the running kernel's BTF (never committed; CO-RE
+# relocates the programs to whatever kernel runs them), and each object is embedded in a skeleton header that the
+# monitor's drift module includes.
+CLANG       ?= clang
+BPFTOOL     ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_SRCS    := $(sort $(wildcard bpf/*.bpf.c))
+BPF_HDRS    := $(wildcard bpf/*.h)
+BPF_OBJS    := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+BPF_SKELS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+DRIFT_OBJS  := $(patsubst monitor/%.c,$(BUILD)/monitor/%.o,$(wildcard monitor/drift*.c))
+DRIFT_OBJS  += $(patsubst monitor/%.c,$(BUILD)/san/monitor/%.o,$(wildcard monitor/drift*.c))
+MONITOR_PKGS += libbpf
+
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@.tmp && mv $@.tmp $@
+
+# `bpftool gen object` keeps the BTF CO-RE needs and drops the DWARF, so the skeletons stay small.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/bpf/vmlinux.h
+	$(CLANG) -target bpf -g -O2 -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD)/bpf -Ibpf -c $< -o $(@:.bpf.o=.tmp.bpf.o)
+	$(BPFTOOL) gen object $@ $(@:.bpf.o=.tmp.bpf.o)
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) >$@.tmp && mv $@.tmp $@
+
+.SECONDARY: $(BPF_OBJS)
+$(DRIFT_OBJS): $(BPF_SKELS) bpf/drift-event.h
+$(DRIFT_OBJS): BASEFLAGS += -I$(BUILD)/bpf -Ibpf
+
 # Unit tests may test the daemons' modules too (tests/unit/test-monitor-*.c, test-verifier-*.c).
 UNIT_CFLAGS = -Imonitor -Iverifier $(call pc_cflags,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS))
 UNIT_LIBS   = $(call pc_libs,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS)) -lpthread
@@ -163,6 +194,8 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBMON) $(LIBDW)
 DEB_PKGS := build-essential pkg-config libssl-dev libjansson-dev libtss2-dev check libsubunit-dev \
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libcurl4-openssl-dev libsystemd-dev sqlite3 curl \
 	systemd-container debootstrap \
+	clang libbpf-dev bpftool \
+	qemu-system-x86 busybox-static cpio e2fsprogs socat file procps \
 	tpm2-tools ima-evm-utils jq swtpm swtpm-tools
 
 deps:
@@ -209,3 +242,12 @@ clean:
 
 # make install / uninstall (DESTDIR, PREFIX, unit directories from pkg-config): systemd/install.mk
 -include systemd/install.mk
+
+# ---- the real-kernel end-to-end test (tests/kernel/, docs/testing-real-kernel.md) -----------------------------------
+# Debian's kernel under qemu with a swtpm TPM, the monitor inside, the verifier here. `make check` runs it too (it is
+# tests/shell/test-real-kernel.sh); this target runs it alone. Caches under DW_CACHE (/var/cache/driftwatch-tests).
+.PHONY: check-kernel
+check-kernel: all $(TOOL_BINS) $(CLI_SAN) $(VERIFIER_SAN)
+	@DW_SRCDIR=$(CURDIR) DW_BUILD=$(CURDIR)/$(BUILD) $(if $(VERIFIER_SAN),DW_VERIFIER=$(CURDIR)/$(VERIFIER_SAN)) \
+		$(if $(MONITOR_SAN),DW_MONITOR=$(CURDIR)/$(MONITOR_SAN)) \
+		tests/kernel/check.sh

@@ -39,6 +39,8 @@ enum key_type {
         KEY_LOG_LEVEL,
         KEY_EK_TYPE,
         KEY_HASH_ALG,
+        KEY_PATH_LIST, /* absolute paths separated by spaces, or "" for none */
+        KEY_TIERS,     /* drift hook tiers separated by spaces */
 };
 
 struct key_def {
@@ -193,9 +195,40 @@ static const struct key_def keys[] = {
          .offset = FIELD(spool_max_bytes),
          .min = MIB,
          .max = TIB},
+
+        /* [Drift] */
+        {.doc = {"Drift", "Enable", "yes", "watch for runtime drift with eBPF (executions, tampering, the kernel)"},
+         .type = KEY_BOOL,
+         .offset = FIELD(drift_enable)},
+        {.doc = {"Drift", "Tiers", MON_DRIFT_TIERS_DEFAULT,
+                 "the hook tiers the monitor may use, among lsm, fentry and tracepoint (the best one the kernel allows "
+                 "is used for each category)"},
+         .type = KEY_TIERS,
+         .offset = FIELD(drift_tiers)},
+        {.doc = {"Drift", "ProtectedPaths", MON_DRIFT_PROTECTED_DEFAULT,
+                 "files and directories whose changes are tampering, absolute paths separated by spaces (the "
+                 "monitor's own directories and configuration are always added); empty: none"},
+         .type = KEY_PATH_LIST,
+         .offset = FIELD(drift_protected_paths)},
+        {.doc = {"Drift", "HashExecutables", "yes",
+                 "hash every executed file (SHA-256) and judge it against RuntimePolicy="},
+         .type = KEY_BOOL,
+         .offset = FIELD(drift_hash_executables)},
+        {.doc = {"Drift", "HashCacheEntries", "16384", "executed files whose digest is remembered (16..1048576)"},
+         .type = KEY_UINT,
+         .offset = FIELD(drift_hash_cache_entries),
+         .min = 16,
+         .max = 1048576},
+        {.doc = {"Drift", "RingBufferSize", "8M",
+                 "the kernel's buffer of drift events, a power of two (64K..1G); events that do not fit are counted "
+                 "and reported"},
+         .type = KEY_SIZE,
+         .offset = FIELD(drift_ring_buffer_bytes),
+         .min = 64 * KIB,
+         .max = GIB},
 };
 
-static const char *const sections[] = {"Monitor", "Verifier", "TPM", "IMA", "Events"};
+static const char *const sections[] = {"Monitor", "Verifier", "TPM", "IMA", "Events", "Drift"};
 
 const struct mon_config_key_doc *mon_config_keys(size_t *ret_n)
 {
@@ -210,7 +243,7 @@ const struct mon_config_key_doc *mon_config_keys(size_t *ret_n)
 static bool key_is_string(const struct key_def *k)
 {
         return k->type == KEY_GATEWAY_ID || k->type == KEY_PATH || k->type == KEY_PATH_OR_NONE || k->type == KEY_URL ||
-               k->type == KEY_STRING;
+               k->type == KEY_STRING || k->type == KEY_PATH_LIST || k->type == KEY_TIERS;
 }
 
 static void *key_field(struct mon_config *c, const struct key_def *k)
@@ -640,8 +673,57 @@ static const char *parse_failure(enum key_type type)
                 return "expected rsa, ecc or ecc384";
         case KEY_HASH_ALG:
                 return "expected sha1, sha256, sha384, sha512 or sm3";
+        case KEY_PATH_LIST:
+                return "expected absolute paths separated by spaces (at most 32, of at most 254 bytes each)";
+        case KEY_TIERS:
+                return "expected lsm, fentry and/or tracepoint, separated by spaces, each at most once";
         }
         return "invalid value";
+}
+
+/* "/usr /etc": absolute paths separated by spaces (tabs), none empty. */
+static bool path_list_is_valid(const char *s)
+{
+        size_t n = 0;
+
+        for (;;) {
+                size_t len;
+
+                while (is_space(*s))
+                        s++;
+                if (*s == '\0')
+                        return true;
+                len = strcspn(s, " \t\r");
+                if (*s != '/' || len > MON_DRIFT_PATH_LEN_MAX || ++n > MON_DRIFT_PATHS_MAX)
+                        return false;
+                s += len;
+        }
+}
+
+/* "lsm fentry tracepoint": at least one tier, each at most once. */
+static bool tiers_are_valid(const char *s)
+{
+        static const char *const tiers[] = {"lsm", "fentry", "tracepoint"};
+        bool seen[ELEMENTSOF(tiers)] = {};
+        size_t n = 0;
+
+        for (;;) {
+                size_t len, i;
+
+                while (is_space(*s))
+                        s++;
+                if (*s == '\0')
+                        return n > 0;
+                len = strcspn(s, " \t\r");
+                for (i = 0; i < ELEMENTSOF(tiers); i++)
+                        if (strlen(tiers[i]) == len && strncmp(tiers[i], s, len) == 0)
+                                break;
+                if (i == ELEMENTSOF(tiers) || seen[i])
+                        return false;
+                seen[i] = true;
+                n++;
+                s += len;
+        }
 }
 
 /* What value a key's string may take (syntax only). */
@@ -660,6 +742,10 @@ static bool string_is_valid(const struct key_def *k, const char *value)
                 return url_is_valid(value);
         case KEY_STRING:
                 return n > 0 && n <= 255;
+        case KEY_PATH_LIST:
+                return path_list_is_valid(value);
+        case KEY_TIERS:
+                return tiers_are_valid(value);
         default:
                 return false;
         }
@@ -721,6 +807,8 @@ static int key_apply(struct mon_config *c, const struct key_def *k, const char *
         case KEY_PATH_OR_NONE:
         case KEY_URL:
         case KEY_STRING:
+        case KEY_PATH_LIST:
+        case KEY_TIERS:
                 if (!string_is_valid(k, value)) {
                         snprintf(why, why_size, "%s", parse_failure(k->type));
                         return -EINVAL;
@@ -853,8 +941,8 @@ static int parse_section(struct parse_state *st, char *line, struct dw_error *er
         st->section = section_find(line + 1, n - 2);
         if (!st->section)
                 return dw_error_set(err, EINVAL, st->line, 0,
-                                    "%s:%u: unknown section %.64s (expected [Monitor], [Verifier], [TPM], [IMA] or "
-                                    "[Events])",
+                                    "%s:%u: unknown section %.64s (expected [Monitor], [Verifier], [TPM], [IMA], "
+                                    "[Events] or [Drift])",
                                     st->path, st->line, line);
         return 0;
 }
@@ -1019,10 +1107,12 @@ static int validate_key(const struct mon_config *c, const struct key_def *k, str
         case KEY_URL:
         case KEY_PATH:
         case KEY_PATH_OR_NONE:
-        case KEY_STRING: {
+        case KEY_STRING:
+        case KEY_PATH_LIST:
+        case KEY_TIERS: {
                 const char *s = *(char *const *)field;
 
-                if (!s || (s[0] == '\0' && k->type != KEY_PATH_OR_NONE))
+                if (!s || (s[0] == '\0' && k->type != KEY_PATH_OR_NONE && k->type != KEY_PATH_LIST))
                         return dw_error_set(err, EINVAL, 0, 0, "%s=: not set (in [%s])%s", k->doc.name, k->doc.section,
                                             k->type == KEY_GATEWAY_ID ? "; the host name is not a valid gateway id"
                                                                       : "");
@@ -1088,5 +1178,9 @@ int mon_config_validate(const struct mon_config *c, struct dw_error *err)
         if (c->ak_handle == c->event_key_handle)
                 return dw_error_set(err, EINVAL, 0, 0,
                                     "EventKeyHandle=: 0x%08" PRIx32 " is also AKHandle=", c->event_key_handle);
+        if ((c->drift_ring_buffer_bytes & (c->drift_ring_buffer_bytes - 1)) != 0) {
+                format_size(c->drift_ring_buffer_bytes, a, sizeof(a));
+                return dw_error_set(err, EINVAL, 0, 0, "RingBufferSize=: %s is not a power of two", a);
+        }
         return 0;
 }

@@ -21,6 +21,11 @@
 #define MON_IMA_LOG_DEFAULT     "/sys/kernel/security/ima/binary_runtime_measurements"
 #define MON_BOOT_LOG_DEFAULT    "/sys/kernel/security/tpm0/binary_bios_measurements"
 
+#define MON_DRIFT_PROTECTED_DEFAULT "/usr /etc /boot /lib /lib64 /bin /sbin"
+#define MON_DRIFT_TIERS_DEFAULT     "lsm fentry tracepoint"
+#define MON_DRIFT_PATHS_MAX         32  /* ProtectedPaths= entries */
+#define MON_DRIFT_PATH_LEN_MAX      254 /* bytes of one ProtectedPaths= entry (the kernel's prefix map holds 256) */
+
 enum mon_log_level {
         MON_LOG_ERR = 3, /* syslog priorities */
         MON_LOG_WARNING = 4,
@@ -69,6 +74,15 @@ struct mon_config {
         uint64_t batch_max_events; /* BatchMaxEvents= 256 (1..1024) */
         uint64_t batch_delay_usec; /* BatchDelayMSec= 200: how long an event waits for others to share a batch */
         uint64_t spool_max_bytes;  /* SpoolMaxBytes= 64M (suffixes K, M, G: 1024-based) */
+
+        /* [Drift] (eBPF drift detection, monitor/drift.h) */
+        bool drift_enable;                 /* Enable= yes */
+        char *drift_tiers;                 /* Tiers= the hook tiers that may be used: lsm, fentry, tracepoint */
+        char *drift_protected_paths;       /* ProtectedPaths= absolute paths separated by spaces ("" = none); the
+                                            * monitor's own directories and configuration are always added */
+        bool drift_hash_executables;       /* HashExecutables= yes: hash executed files, judge them (RuntimePolicy=) */
+        uint64_t drift_hash_cache_entries; /* HashCacheEntries= 16384 */
+        uint64_t drift_ring_buffer_bytes;  /* RingBufferSize= 8M (a power of two) */
 };
 
 /* The defaults above (strings malloc'd; gateway_id from the host name or NULL). */

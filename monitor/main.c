@@ -24,6 +24,7 @@
 
 #include "alerts.h"
 #include "config.h"
+#include "drift.h"
 #include "fileio.h"
 #include "fsutil.h"
 #include "hex.h"
@@ -49,6 +50,7 @@ struct monitor {
         bool config_explicit;
         char **sets;
         size_t n_sets;
+        bool probe, probe_json; /* --probe [--json] */
 
         sd_event *event;
         sd_event_source *requote_timer, *ima_timer, *seal_timer, *uplink_source;
@@ -58,6 +60,7 @@ struct monitor {
         struct mon_ima_follow *ima;
         struct dw_runtime_policy *policy;
         struct mon_uplink *uplink;
+        struct mon_drift *drift;
 
         enum dw_hash_alg bank; /* PCR 10 bank checked locally */
         uint64_t judged;       /* IMA entries judged (and alerted on) before this start, in this boot */
@@ -773,6 +776,59 @@ static int uplink_start(struct monitor *m)
         return sd_event_add_io(m->event, &m->uplink_source, mon_uplink_fd(m->uplink), EPOLLIN, on_uplink, m);
 }
 
+/* eBPF drift detection: each finding is an alert (and runtime event) and asks for a round at once. */
+static void on_drift(enum mon_alert_kind kind, int priority, const struct mon_alert_field *fields, size_t n,
+                     const char *message, void *userdata)
+{
+        struct monitor *m = userdata;
+
+        alert(m, kind, priority, fields, n, "%s", message);
+        m->drift_alerts++;
+        if (m->uplink)
+                mon_uplink_request_round(m->uplink, "drift");
+}
+
+static int drift_start(struct monitor *m)
+{
+        /* The monitor's own files are protected whatever Drift.ProtectedPaths= says. */
+        const char *own[] = {m->cfg.state_dir, m->cfg.runtime_dir, m->config_path, m->cfg.runtime_policy, NULL};
+        struct mon_drift_options o = {
+                .protected_paths = m->cfg.drift_protected_paths,
+                .extra_protected = own,
+                .hash_executables = m->cfg.drift_hash_executables,
+                .hash_cache_entries = (size_t)m->cfg.drift_hash_cache_entries,
+                .ring_buffer_bytes = (size_t)m->cfg.drift_ring_buffer_bytes,
+                .log_level = (int)log_level,
+                .alert = on_drift,
+                .userdata = m,
+        };
+
+        if (!m->cfg.drift_enable) {
+                log_at(LOG_NOTICE, "eBPF drift detection is off (Drift.Enable=no)");
+                return 0;
+        }
+        if (mon_drift_tiers_parse(m->cfg.drift_tiers, &o.tiers) < 0)
+                return -EINVAL;
+        return mon_drift_start(m->event, &o, m->policy, &m->drift);
+}
+
+/* --probe: what this kernel allows, loading nothing for good. */
+static int drift_probe(bool json)
+{
+        struct mon_drift_report report;
+        int r;
+
+        r = mon_drift_probe((1u << _MON_DRIFT_TIER_MAX) - 1, &report);
+        if (r < 0) {
+                log_at(LOG_ERR, "probe: %s", strerror(-r));
+                return r;
+        }
+        if (json)
+                return mon_drift_report_print_json(&report, stdout);
+        mon_drift_report_print(&report, stdout);
+        return 0;
+}
+
 static int storage_open(struct monitor *m)
 {
         _cleanup_free_ char *spool_dir = NULL;
@@ -840,6 +896,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                         if (m->policy)
                                 dw_runtime_policy_free(m->policy);
                         m->policy = p;
+                        mon_drift_set_policy(m->drift, p);
                         mon_config_done(&m->cfg);
                         m->cfg = c;
                         log_level = c.log_level;
@@ -903,9 +960,11 @@ static void help(void)
         const struct mon_config_key_doc *keys = mon_config_keys(&n);
 
         printf("Usage: driftwatch-monitor [--config FILE] [--set Section.Key=Value]... [--check-config]\n"
+               "       driftwatch-monitor --probe [--json]\n"
                "  -c, --config FILE   the configuration (default %s)\n"
                "  -s, --set S.K=V     override a key (repeatable), e.g. --set IMA.Log=/tmp/log\n"
                "      --check-config  check the configuration, print the effective values, exit\n"
+               "      --probe         which eBPF hooks this kernel allows for drift detection, exit (--json)\n"
                "  -h, --help          this help;  --version  the version\n\nConfiguration keys:\n",
                MON_CONFIG_FILE_DEFAULT);
         for (size_t i = 0; i < n; i++)
@@ -918,7 +977,8 @@ static int parse_args(int argc, char **argv, struct monitor *m, bool *ret_check)
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
                 {"check-config", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},      {},
+                {"version", no_argument, NULL, 'V'},      {"probe", no_argument, NULL, 'P'},
+                {"json", no_argument, NULL, 'J'},         {},
         };
         int c;
 
@@ -947,11 +1007,21 @@ static int parse_args(int argc, char **argv, struct monitor *m, bool *ret_check)
                 case 'V':
                         printf("driftwatch-monitor %s\n", MON_VERSION);
                         return 0;
+                case 'P':
+                        m->probe = true;
+                        break;
+                case 'J':
+                        m->probe_json = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
         if (optind < argc) {
                 log_at(LOG_ERR, "unexpected argument '%s'", argv[optind]);
+                return -EINVAL;
+        }
+        if (m->probe_json && !m->probe) {
+                log_at(LOG_ERR, "--json goes with --probe");
                 return -EINVAL;
         }
         return 1;
@@ -970,6 +1040,8 @@ static void monitor_done(struct monitor *m)
         if (m->uplink)
                 mon_uplink_stop(m->uplink);
         m->uplink = NULL;
+        mon_drift_free(m->drift);
+        m->drift = NULL;
         sd_event_source_unref(m->uplink_source);
         sd_event_source_unref(m->requote_timer);
         sd_event_source_unref(m->ima_timer);
@@ -1041,17 +1113,25 @@ static int run(struct monitor *m)
         if (r < 0)
                 log_at(LOG_ERR, "%s: the IMA log cannot be followed (see the alert)", m->cfg.ima_log);
         judged_save(m);
+        r = drift_start(m);
+        if (r < 0)
+                return r;
         r = first_quote(m);
         if (r < 0)
                 return r;
         boot_log_check(m);
         {
+                char drift_text[256] = "off";
+
+                if (m->drift)
+                        mon_drift_report_summary(mon_drift_get_report(m->drift), drift_text, sizeof(drift_text));
                 struct mon_alert_field f[] = {
                         MON_FIELD_STR("version", MON_VERSION),
                         MON_FIELD_STR("tcti", m->cfg.tcti),
                         MON_FIELD_STR("path", m->cfg.ima_log),
                         MON_FIELD_STR("policy", m->cfg.runtime_policy ?: ""),
                         MON_FIELD_INT("entries", mon_ima_follow_count(m->ima)),
+                        MON_FIELD_STR("drift", drift_text),
                 };
                 alert(m, MON_ALERT_STARTED, -1, f, ELEMENTSOF(f),
                       "driftwatch-monitor %s started: IMA log %s (%" PRIu64 " entries), TPM %s, verifier %s%s",
@@ -1080,12 +1160,19 @@ int main(int argc, char **argv)
         int r;
 
         pthread_mutex_init(&m.tpm.mutex, NULL);
+        /* tpm2-tss logs expected failures (the platform hierarchy refused before the owner fallback) as errors;
+         * ours carry the decoded TPM error where it matters. TSS2_LOG set by the user wins. */
+        setenv("TSS2_LOG", "all+none", 0);
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) /* before any thread: it is not thread-safe */
                 return 1;
         r = parse_args(argc, argv, &m, &check);
         if (r <= 0) {
                 free(m.sets);
                 return r < 0 ? 2 : 0;
+        }
+        if (m.probe) {
+                free(m.sets);
+                return drift_probe(m.probe_json) < 0 ? 1 : 0;
         }
         r = config_read(&m, &m.cfg);
         if (r < 0) {

@@ -21,6 +21,7 @@ struct mon_uplink {
         char *url, *ca_file, *gateway_id, *state_dir, *bearer, *ima_log, *boot_log;
         struct mon_tpm_lock *tpm;
 
+        atomic_bool cancel;    /* aborts the clients' transfers at stop */
         pthread_mutex_t mutex; /* everything below */
         pthread_cond_t cond;
         bool stop;
@@ -298,6 +299,7 @@ static void *worker_main(void *userdata)
                 result_simple(u, MON_UPLINK_ERROR, -EINVAL, err.msg);
                 return NULL;
         }
+        mon_vclient_set_cancel(c, &u->cancel);
         if (!mon_vclient_enrolled(c) && enroll(u, c) < 0)
                 return NULL;
         pthread_mutex_lock(&u->mutex);
@@ -338,6 +340,7 @@ static void *poller_main(void *userdata)
 
         if (mon_vclient_new(&co, &c, &err) < 0)
                 return NULL;
+        mon_vclient_set_cancel(c, &u->cancel);
         for (;;) {
                 bool challenge = false, stop, enrolled;
                 int r;
@@ -502,8 +505,9 @@ int mon_uplink_start(const struct mon_uplink_options *o, struct mon_tpm_lock *tp
         return 0;
 }
 
-/* Threads blocked in a transfer past this are left to the process exit (their memory stays reachable). */
-static struct mon_uplink *abandoned;
+/* Threads still in a transfer after the cancel (a TPM command, a stuck TLS handshake) are left to the process exit;
+ * their memory stays reachable from here (volatile: the store must not be optimised away). */
+static struct mon_uplink *volatile abandoned;
 
 static bool join_within(pthread_t t, unsigned ms)
 {
@@ -523,14 +527,15 @@ void mon_uplink_stop(struct mon_uplink *u)
 
         if (!u)
                 return;
+        atomic_store(&u->cancel, true);
         pthread_mutex_lock(&u->mutex);
         u->stop = true;
         pthread_cond_broadcast(&u->cond);
         pthread_mutex_unlock(&u->mutex);
         if (u->worker_started)
-                joined = join_within(u->worker, 1500) && joined;
+                joined = join_within(u->worker, 3000) && joined;
         if (u->poller_started)
-                joined = join_within(u->poller, 1500) && joined;
+                joined = join_within(u->poller, 3000) && joined;
         if (!joined) {
                 abandoned = u;
                 return;

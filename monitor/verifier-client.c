@@ -4,6 +4,7 @@
  * comes from the network is trusted: every member used is checked for its type and size. */
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct mon_vclient {
         char *key_path, *cert_path;
         long connect_timeout_ms, request_timeout_ms;
         char curl_error[CURL_ERROR_SIZE];
+        const atomic_bool *cancel; /* set by another thread: abort the transfer in progress (-ECANCELED) */
         /* The certificate file the connections were made with (its identity when last seen). */
         bool cert_seen;
         dev_t cert_dev;
@@ -321,6 +323,20 @@ static bool gateway_id_valid(const char *id)
         return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
+/* libcurl calls it about once a second while a transfer waits, and more often while data flows. */
+static int xfer_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+        const struct mon_vclient *c = userdata;
+
+        (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+        return c->cancel && atomic_load(c->cancel) ? 1 : 0;
+}
+
+void mon_vclient_set_cancel(struct mon_vclient *c, const atomic_bool *flag)
+{
+        c->cancel = flag;
+}
+
 /* The options every request shares. */
 static int curl_setup(struct mon_vclient *c, struct dw_error *err)
 {
@@ -341,7 +357,10 @@ static int curl_setup(struct mon_vclient *c, struct dw_error *err)
             curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
             curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX) != CURLE_OK ||
             curl_easy_setopt(curl, CURLOPT_USERAGENT, "driftwatch-monitor") != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->curl_error) != CURLE_OK) {
+            curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->curl_error) != CURLE_OK ||
+            curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xfer_progress) != CURLE_OK ||
+            curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
+            curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK) {
                 curl_easy_cleanup(curl);
                 return dw_error_set(err, EINVAL, 0, 0, "libcurl lacks an option driftwatch needs (HTTPS, TLS 1.2)");
         }
@@ -500,6 +519,8 @@ struct exchange {
 static int curl_errno(CURLcode rc)
 {
         switch (rc) {
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
         case CURLE_COULDNT_CONNECT:
                 return -ECONNREFUSED;
         case CURLE_OPERATION_TIMEDOUT:

@@ -21,6 +21,7 @@
  * The program calls curl_global_init() once before it starts threads (libcurl's rule).
  * Not thread-safe: one client per thread. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,10 @@ static inline void mon_vclient_freep(struct mon_vclient **c)
         if (*c)
                 mon_vclient_free(*c);
 }
+
+/* A flag another thread may set to abort the transfer in progress (and any later one) with -ECANCELED, within
+ * about a second: how a stopping daemon gets its threads out of a long poll. NULL: none. */
+void mon_vclient_set_cancel(struct mon_vclient *c, const atomic_bool *flag);
 
 /* Whether the state directory holds an enrollment (tls.key and tls.pem). */
 bool mon_vclient_enrolled(const struct mon_vclient *c);

@@ -38,7 +38,11 @@ static bool config_equal(const struct mon_config *a, const struct mon_config *b)
                str_eq(a->ima_log, b->ima_log) && a->ima_log_alg == b->ima_log_alg &&
                a->ima_poll_usec == b->ima_poll_usec && str_eq(a->boot_log, b->boot_log) &&
                a->batch_max_events == b->batch_max_events && a->batch_delay_usec == b->batch_delay_usec &&
-               a->spool_max_bytes == b->spool_max_bytes;
+               a->spool_max_bytes == b->spool_max_bytes && a->drift_enable == b->drift_enable &&
+               str_eq(a->drift_tiers, b->drift_tiers) && str_eq(a->drift_protected_paths, b->drift_protected_paths) &&
+               a->drift_hash_executables == b->drift_hash_executables &&
+               a->drift_hash_cache_entries == b->drift_hash_cache_entries &&
+               a->drift_ring_buffer_bytes == b->drift_ring_buffer_bytes;
 }
 
 static void config_donep(struct mon_config *c)
@@ -145,6 +149,12 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c.batch_max_events, 256);
         ck_assert_uint_eq(c.batch_delay_usec, 200000);
         ck_assert_uint_eq(c.spool_max_bytes, 64 * 1024 * 1024);
+        ck_assert(c.drift_enable);
+        ck_assert_str_eq(c.drift_tiers, "lsm fentry tracepoint");
+        ck_assert_str_eq(c.drift_protected_paths, "/usr /etc /boot /lib /lib64 /bin /sbin");
+        ck_assert(c.drift_hash_executables);
+        ck_assert_uint_eq(c.drift_hash_cache_entries, 16384);
+        ck_assert_uint_eq(c.drift_ring_buffer_bytes, 8 * 1024 * 1024);
 
         mon_config_done(&c);
         ck_assert_ptr_null(c.state_dir);
@@ -438,13 +448,14 @@ START_TEST(test_syntax_errors)
                 const char *msg;
         } cases[] = {
                 {"[Foo]\n",
-                 PATH ":1: unknown section [Foo] (expected [Monitor], [Verifier], [TPM], [IMA] or [Events])"},
-                {"[monitor]\n",
-                 PATH ":1: unknown section [monitor] (expected [Monitor], [Verifier], [TPM], [IMA] or [Events])"},
-                {"[Monitor]\n[ Monitor ]\n",
-                 PATH ":2: unknown section [ Monitor ] (expected [Monitor], [Verifier], [TPM], [IMA] or [Events])"},
+                 PATH ":1: unknown section [Foo] (expected [Monitor], [Verifier], [TPM], [IMA], [Events] or [Drift])"},
+                {"[monitor]\n", PATH
+                 ":1: unknown section [monitor] (expected [Monitor], [Verifier], [TPM], [IMA], [Events] or [Drift])"},
+                {"[Monitor]\n[ Monitor ]\n", PATH
+                 ":2: unknown section [ Monitor ] (expected [Monitor], [Verifier], [TPM], [IMA], [Events] or [Drift])"},
                 {"[Monitor\n", PATH ":1: expected [Section] or Key=Value"},
-                {"[]\n", PATH ":1: unknown section [] (expected [Monitor], [Verifier], [TPM], [IMA] or [Events])"},
+                {"[]\n",
+                 PATH ":1: unknown section [] (expected [Monitor], [Verifier], [TPM], [IMA], [Events] or [Drift])"},
                 {"[Monitor]\ngarbage\n", PATH ":2: expected [Section] or Key=Value, not 'garbage'"},
                 {"[Monitor]\n=value\n", PATH ":2: expected Key=Value, the key is missing"},
                 {"GatewayId=gw\n[Monitor]\n", PATH ":1: GatewayId=: outside any section ([Section] first)"},
@@ -621,6 +632,7 @@ START_TEST(test_validate)
                 {"Monitor.RequoteJitterSec=30s", "RequoteJitterSec=: 30s, must be less than RequoteIntervalSec= (30s)"},
                 {"Monitor.RequoteIntervalSec=1s", "RequoteJitterSec=: 5s, must be less than RequoteIntervalSec= (1s)"},
                 {"TPM.EventKeyHandle=0x81010002", "EventKeyHandle=: 0x81010002 is also AKHandle="},
+                {"Drift.RingBufferSize=96K", "RingBufferSize=: 96K is not a power of two"},
         };
         struct dw_error err = {};
 
@@ -752,13 +764,13 @@ END_TEST
 
 START_TEST(test_keys_documented)
 {
-        static const char *const sections[] = {"Monitor", "Verifier", "TPM", "IMA", "Events"};
+        static const char *const sections[] = {"Monitor", "Verifier", "TPM", "IMA", "Events", "Drift"};
         _cleanup_free_ char *doc = NULL, *conf = NULL;
         const struct mon_config_key_doc *keys;
         size_t n, doc_size, conf_size, s = 0;
 
         keys = mon_config_keys(&n);
-        ck_assert_uint_eq(n, 27);
+        ck_assert_uint_eq(n, 33);
         doc = srcdir_file("docs/monitor.md", &doc_size);
         conf = srcdir_file("monitor/monitor.conf", &conf_size);
         ck_assert_ptr_null(memchr(doc, 0, doc_size));
@@ -867,6 +879,33 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* [Drift]: the tier list and the path list. */
+START_TEST(test_drift_keys)
+{
+        _cleanup_config_ struct mon_config c = {}, d = {};
+
+        parse_ok(&c, "[Drift]\nTiers=tracepoint lsm\nProtectedPaths= /opt/app  /etc/x /srv\nEnable=no\n"
+                     "RingBufferSize=64K\nHashCacheEntries=16\n");
+        ck_assert_str_eq(c.drift_tiers, "tracepoint lsm");
+        ck_assert_str_eq(c.drift_protected_paths, "/opt/app  /etc/x /srv");
+        ck_assert(!c.drift_enable);
+        ck_assert_uint_eq(c.drift_ring_buffer_bytes, 64 * 1024);
+        parse_ok(&d, "[Drift]\nProtectedPaths=\n");
+        ck_assert_str_eq(d.drift_protected_paths, "");
+
+        value_fails("Drift", "Tiers", "lsm lsm",
+                    "expected lsm, fentry and/or tracepoint, separated by spaces, each at most once");
+        value_fails("Drift", "Tiers", "kprobe",
+                    "expected lsm, fentry and/or tracepoint, separated by spaces, each at most once");
+        value_fails("Drift", "Tiers", "",
+                    "expected lsm, fentry and/or tracepoint, separated by spaces, each at most once");
+        value_fails("Drift", "ProtectedPaths", "/usr etc",
+                    "expected absolute paths separated by spaces (at most 32, of at most 254 bytes each)");
+        value_fails("Drift", "RingBufferSize", "4K", "out of range (64K..1G)");
+        value_fails("Drift", "HashCacheEntries", "8", "out of range (16..1048576)");
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("monitor-config");
@@ -878,6 +917,7 @@ int main(void)
         tcase_add_test(values, test_defaults);
         tcase_add_test(values, test_every_key);
         tcase_add_test(values, test_value_forms);
+        tcase_add_test(values, test_drift_keys);
         suite_add_tcase(s, values);
 
         tcase_add_test(errors, test_value_errors);

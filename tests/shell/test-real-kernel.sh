@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# driftwatch-monitor inside a real Linux (Debian's own kernel under qemu: IMA, a swtpm TPM 2.0, BPF LSM), with
+# driftwatch-verifier on the host (docs/testing-real-kernel.md): enrollment with the TPM's EK certificate, a trusted
+# first round over the real firmware event log and boot_aggregate; the real IMA log followed as it grows (an allowed
+# binary keeps the gateway trusted, an unknown one makes it untrusted within one round, with the monitor's alert);
+# a violation reported; PCR 10 matching the monitor's replay at every round; every bank of the real log replayed.
+# Skips (saying so) only when this machine has no /dev/kvm and qemu cannot be installed.
+. "$(dirname "$0")/lib.sh"
+. "$DW_SRCDIR/tests/kernel/lib.sh"
+
+VERIFIER=${DW_VERIFIER:-$DW_BUILD/driftwatch-verifier}
+# In the guest: the product's own binaries, as shipped (not the sanitizer builds).
+GMON=${DW_KERNEL_MONITOR:-$DW_BUILD/driftwatch-monitor}
+GCLI=${DW_KERNEL_CLI:-$DW_BUILD/driftwatch}
+GW=gw-kernel
+T_START=$(date +%s.%N)
+VPID= PORT= URL= ADMIN=
+FAILS0=$(grep -c '^FAIL' "$DW_RESULTS" 2>/dev/null)
+
+elapsed() { awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
+note() { echo "  ..   [$(elapsed)s] $*"; }
+
+# On any failure: the guest's console, the monitor's log and the verifier's, so the cause is in the output.
+report_failure() {
+        local fails
+        fails=$(grep -c '^FAIL' "$DW_RESULTS" 2>/dev/null)
+        [ "${fails:-0}" -gt "${FAILS0:-0}" ] || return 0
+        # The monitor's latest stderr, while the guest still runs.
+        kern_qemu_alive && kern_guest 99 'cat /run/dw/m.log' 15 && cp "$KERN_WORK/out.99" "$KERN_WORK/m.log"
+        echo "---- guest console (ttyS0) ----"
+        [ -f "${KERN_CONSOLE:-}" ] && tail -n 300 "$KERN_CONSOLE"
+        echo "---- qemu ----"
+        [ -f "$KERN_WORK/qemu.out" ] && tail -n 20 "$KERN_WORK/qemu.out"
+        echo "---- guest: driftwatch-monitor's stderr ----"
+        [ -f "$KERN_WORK/m.log" ] && tail -n 120 "$KERN_WORK/m.log"
+        echo "---- driftwatch-verifier (last lines) ----"
+        [ -f "$TMP/v.log" ] && tail -n 30 "$TMP/v.log"
+        echo "----"
+}
+
+cleanup() {
+        report_failure
+        kern_stop
+        if [ -n "$VPID" ]; then
+                kill "$VPID" 2>/dev/null
+                wait "$VPID" 2>/dev/null
+        fi
+        if [ -n "${DW_KERNEL_KEEP:-}" ]; then
+                rm -rf "$DW_KERNEL_KEEP" && cp -a "$TMP" "$DW_KERNEL_KEEP" && echo "  (kept in $DW_KERNEL_KEEP)"
+        fi
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for bin in "$VERIFIER" "$GMON" "$GCLI" "$DW"; do
+        if [ ! -x "$bin" ]; then
+                fail "$bin is not built"
+                exit 0
+        fi
+done
+
+# eBPF drift detection: checked when the monitor has it (`--probe`).
+HAVE_BPF=0
+"$GMON" --help 2>&1 | grep -q -- '--probe' && HAVE_BPF=1
+
+if ! kern_tools; then
+        if [ ! -e /dev/kvm ]; then
+                echo "  SKIP test-real-kernel: this machine has no /dev/kvm and qemu cannot be installed ($KERN_WHY)"
+                exit 0
+        fi
+        fail "the real-kernel test cannot run: $KERN_WHY"
+        exit 0
+fi
+
+KERN_WORK=$TMP/kern
+mkdir -p "$KERN_WORK"
+
+# ---- the kernel, the root image, the TPM, the verifier ---------------------------------------------------------------
+if ! kern_kernel 2>"$TMP/err"; then
+        fail "Debian's kernel package: $(cat "$TMP/err")"
+        exit 0
+fi
+note "kernel $KERN_VERSION"
+
+# The guest's monitor configuration: static, on the measured image (so in the allowlist); what changes per run (the
+# verifier's CA, the runtime policy) is on tmpfs, which IMA's tcb policy does not measure.
+ROUND_SEC=${DW_KERNEL_ROUND_SEC:-5}
+stage_hook() {
+        local root=$1 mod
+        mkdir -p "$root/etc/driftwatch" "$root/usr/local/bin" "$root/var/lib/app" "$root/usr/lib/driftwatch-test"
+        cat >"$root/etc/driftwatch/monitor.conf" <<EOF
+# tests/shell/test-real-kernel.sh: the gateway in the guest
+[Monitor]
+GatewayId=$GW
+StateDirectory=/var/lib/driftwatch-monitor
+RuntimeDirectory=/run/driftwatch-monitor
+RequoteIntervalSec=$ROUND_SEC
+RequoteJitterSec=0
+RuntimePolicy=/run/driftwatch/policy.json
+LogLevel=debug
+
+[Verifier]
+URL=https://10.0.2.100:8443
+CAFile=/run/driftwatch/ca.pem
+RetryMaxSec=2
+
+[IMA]
+PollIntervalMSec=200
+
+[Events]
+BatchDelayMSec=50
+EOF
+        printf '#!/bin/sh\necho "an allowed tool ran"\n' >"$root/usr/local/bin/gw-allowed"
+        chmod 755 "$root/usr/local/bin/gw-allowed"
+        echo "setting=1" >"$root/var/lib/app/settings.conf"
+        mkdir -p "$root/etc/gateway" && echo "gateway=1" >"$root/etc/gateway/app.conf"
+        # A harmless module on the measured filesystem (a MODULE_CHECK measurement when loaded).
+        mod=$(find "$KERN_MODDIR" -name crc7.ko | head -1)
+        [ -n "$mod" ] && cp "$mod" "$root/usr/lib/driftwatch-test/crc7.ko"
+        return 0
+}
+KERN_STAGE_HOOK=stage_hook
+if ! kern_image "$GMON=/usr/bin/driftwatch-monitor" "$GCLI=/usr/bin/driftwatch" 2>"$TMP/err"; then
+        fail "the guest's root image: $(tail -3 "$TMP/err")"
+        exit 0
+fi
+note "root image $(basename "$KERN_IMAGE") ($(wc -l <"$KERN_MANIFEST") files)"
+
+# The runtime policy: every file of the image, by its digest (the guest measures these very bytes). One exclude:
+# tracefs. The tcb policy does not exempt it (it does debugfs, sysfs, procfs, securityfs, tmpfs), so when libbpf
+# attaches a tracepoint program (the monitor probing its tracepoint tier) the kernel measures the event's id file,
+# /sys/kernel/debug/tracing/events/<category>/<event>/id, as root reading a file: a pseudo-file, not code or
+# configuration. The test asserts below that these entries are in the log and excluded, not hidden.
+jq -Rn '{driftwatch_runtime_policy: 1,
+         meta: {name: "real-kernel-guest", generator: "tests/shell/test-real-kernel.sh from the root image"},
+         digests: ([inputs | split(" ") | {key: .[1], value: ["sha256:" + .[0]]}] | from_entries),
+         excludes: ["^/sys/kernel/(debug/)?tracing/"]}' \
+        <"$KERN_MANIFEST" >"$TMP/policy.json"
+
+if ! kern_swtpm_start "$TMP/tpm" 2>"$TMP/err"; then
+        fail "swtpm: $(cat "$TMP/err")"
+        exit 0
+fi
+cat "$KERN_SWTPM_CA/issuercert.pem" "$KERN_SWTPM_CA/swtpm-localca-rootca-cert.pem" >"$TMP/ekca.pem"
+
+"$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
+        --ek-ca-bundle "$TMP/ekca.pem" --set server_names=10.0.2.100,127.0.0.1,localhost 2>>"$TMP/v.log" &
+VPID=$!
+for _ in $(seq 200); do
+        [ -s "$TMP/v.port" ] && break
+        kill -0 $VPID 2>/dev/null || break
+        sleep 0.05
+done
+PORT=$(cat "$TMP/v.port" 2>/dev/null)
+if [ -z "$PORT" ]; then
+        fail "the verifier did not start: $(tail -3 "$TMP/v.log")"
+        exit 0
+fi
+URL=https://127.0.0.1:$PORT
+ADMIN=$(cat "$TMP/v/admin.token")
+api() { curl -sS --max-time 10 --cacert "$TMP/v/ca.pem" -H "Authorization: Bearer $ADMIN" "$@"; }
+gw() { api "$URL/v1/gateways/$GW" 2>/dev/null; }
+gw_field() { gw | jq -r "$1 // empty" 2>/dev/null; }
+api -X POST --data-binary "@$TMP/policy.json" "$URL/v1/admin/policies/runtime/guest" >/dev/null
+api -X PUT -d '{"runtime": "guest"}' "$URL/v1/admin/groups/default/policies" >/dev/null
+
+# Per-run files for the guest's tmpfs: the command loop, the verifier's CA, the runtime policy.
+mkdir -p "$TMP/run/dw" "$TMP/run/driftwatch"
+cp "$DW_SRCDIR/tests/kernel/guest.sh" "$TMP/run/dw/guest.sh"
+cp "$TMP/v/ca.pem" "$TMP/run/driftwatch/ca.pem"
+cp "$TMP/policy.json" "$TMP/run/driftwatch/policy.json"
+if ! kern_initrd "$TMP/run" 2>"$TMP/err"; then
+        fail "the guest's initramfs: $(tail -3 "$TMP/err")"
+        exit 0
+fi
+
+# ---- boot -----------------------------------------------------------------------------------------------------------
+kern_qemu_start "$KERN_WORK" "$PORT"
+note "qemu ($KERN_ACCEL) started, pid $KERN_QEMU_PID"
+if ! kern_wait_data '^@@READY' 120; then
+        fail "the guest boots to its command loop (qemu $KERN_ACCEL, ${KERN_TIMEOUT}s limit): $(tail -c 300 "$KERN_WORK/qemu.out" 2>/dev/null)"
+        exit 0
+fi
+ok "the guest boots Debian's kernel $KERN_VERSION under qemu ($KERN_ACCEL) to its command loop"
+note "guest ready"
+
+kern_guest 1 '
+echo "uname=$(uname -r)"
+echo "lsm=$(cat /sys/kernel/security/lsm)"
+echo "tpm_version_major=$(cat /sys/class/tpm/tpm0/tpm_version_major)"
+echo "banks=$(ls -d /sys/class/tpm/tpm0/pcr-* | sed "s#.*/pcr-##" | tr "\n" " ")"
+echo "ima_count=$(cat /sys/kernel/security/ima/runtime_measurements_count)"
+ls /dev/tpmrm0 /sys/kernel/security/tpm0/binary_bios_measurements
+head -3 /sys/kernel/security/ima/ascii_runtime_measurements
+'
+assert_eq "the guest runs the downloaded kernel" "uname=$KERN_VERSION" "$(grep '^uname=' "$KERN_WORK/out.1")"
+assert_grep "... with a TPM 2.0 (/dev/tpmrm0, the firmware event log in securityfs)" "^tpm_version_major=2" "$KERN_WORK/out.1"
+assert_grep "... PCR banks sha1, sha256, sha384 and sha512" "^banks=sha1 sha256 sha384 sha512" "$KERN_WORK/out.1"
+assert_grep "... IMA on (its log starts with boot_aggregate)" " boot_aggregate ?$" "$KERN_WORK/out.1"
+assert_grep "... and BPF in its LSM list" "^lsm=.*bpf" "$KERN_WORK/out.1"
+
+# The guest reaches the verifier through the guestfwd, and nothing else: not the host (10.0.2.2, which slirp maps to
+# the host's loopback when unrestricted), not even at the verifier's own port, nor slirp's DNS.
+kern_guest 21 "nc -w 3 10.0.2.100 8443 </dev/null; echo fwd=\$?
+nc -w 3 10.0.2.2 $PORT </dev/null; echo host=\$?
+nc -w 3 10.0.2.3 53 </dev/null; echo dns=\$?" 60
+assert_eq "the guest's network: the verifier's guestfwd answers, the host and slirp's DNS do not (restrict=on)" \
+        "fwd=0 host=1 dns=1" "$(grep -E '^(fwd|host|dns)=' "$KERN_WORK/out.21" | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- eBPF: which tiers the real kernel gives ------------------------------------------------------------------------
+if [ "$HAVE_BPF" = 1 ]; then
+        kern_guest 20 'driftwatch-monitor --probe --json' 60
+        assert_eq "driftwatch-monitor --probe --json in the guest" 0 $?
+        cp "$KERN_WORK/out.20" "$KERN_WORK/probe.json"
+        assert_eq "... the BPF LSM tier is available on Debian's kernel" "true" \
+                "$(jq -r '.tiers.lsm.available' "$KERN_WORK/probe.json" 2>&1)"
+        note "guest probe: $(jq -r '[.tiers | to_entries[] | "\(.key)=\(.value.available)"] | join(" ")' "$KERN_WORK/probe.json" 2>&1)"
+        assert_eq "... and used for executions, tampering and module loads" "lsm lsm lsm" \
+                "$(jq -r '.coverage | "\(.exec) \(.tamper) \(.module_load)"' "$KERN_WORK/probe.json" 2>&1)"
+else
+        echo "  ..   eBPF tiers not checked: $GMON has no --probe"
+fi
+
+# ---- enrollment and the first round ---------------------------------------------------------------------------------
+kern_guest 2 'driftwatch-monitor >/run/dw/m.log 2>&1 &
+echo $! >/run/dw/m.pid; sleep 0.5; kill -0 $(cat /run/dw/m.pid)'
+assert_eq "driftwatch-monitor starts in the guest (real /dev/tpmrm0 and IMA log)" 0 $?
+# wait_until SEC CMD...: CMD succeeds within SEC seconds (and while the guest runs).
+wait_until() {
+        local end=$(($(date +%s) + $1))
+        shift
+        while [ "$(date +%s)" -lt "$end" ]; do
+                "$@" && return 0
+                kern_qemu_alive || return 1
+                sleep 0.3
+        done
+        return 1
+}
+status_is() { [ "$(gw_field .status)" = "$1" ]; }
+wait_status() { wait_until "$2" status_is "$1"; } # wait_status STATUS SEC
+rounds_at_least() { local r; r=$(gw_field .rounds); [ -n "$r" ] && [ "$r" -ge "$1" ]; }
+# A round was judged with the gateway's ima_next_index at N or beyond.
+covers() { local n; n=$(gw_field .ima_next_index); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+guest_mlog() { kern_guest "$1" 'cat /run/dw/m.log' 30 && cp "$KERN_WORK/out.$1" "$KERN_WORK/m.log"; }
+# The first verdict (enrollment, then the first round), whatever it is.
+wait_until 120 rounds_at_least 1
+assert_eq "the gateway enrolls (EK certificate from swtpm's CA, AK activation) and its first round is trusted" \
+        trusted "$(gw_field .status)"
+[ "$(gw_field .status)" = trusted ] && note "trusted after $(gw_field .rounds) round(s)"
+api "$URL/v1/gateways/$GW/verdicts?limit=1000" >"$TMP/verdicts.json"
+assert_eq "... the very first verdict, with the real boot log and boot_aggregate" "trusted" \
+        "$(jq -r '.verdicts[-1].verdict' "$TMP/verdicts.json")"
+assert_grep "... the verifier logged the EK-based enrollment and activation" '"event":"enrollment".*"step":"activate".*"result":"ok"' "$TMP/v.log"
+guest_mlog 3
+assert_grep "the monitor enrolled" "ALERT enrolled " "$KERN_WORK/m.log"
+assert_grep "... read the real firmware event log, replaying to the TPM's PCRs 0-7" \
+        "boot event log: [0-9]+ events replay to the TPM's PCRs 0-7 \(sha256\)" "$KERN_WORK/m.log"
+assert_grep "... and says so in its start alert" "ALERT monitor_started " "$KERN_WORK/m.log"
+
+# ---- the real IMA log grows: an allowed binary ------------------------------------------------------------------------
+kern_guest 4 '/usr/local/bin/gw-allowed && cat /sys/kernel/security/ima/runtime_measurements_count'
+count=$(tail -1 "$KERN_WORK/out.4")
+assert_grep "an allowed program runs in the guest" "an allowed tool ran" "$KERN_WORK/out.4"
+api -X POST -d '{"reason": "allowed exec"}' "$URL/v1/admin/gateways/$GW/challenge" >/dev/null
+wait_until 30 covers "$count"
+assert_eq "... its measurement reaches the verifier" 0 $?
+assert_eq "... and the gateway stays trusted" trusted "$(gw_field .status)"
+
+# ---- an unknown binary ----------------------------------------------------------------------------------------------
+rounds0=$(gw_field .rounds)
+t0=$(date +%s.%N)
+kern_guest 5 'mkdir -p /opt/drift && cp /usr/bin/driftwatch /opt/drift/unknown-tool && printf x >>/opt/drift/unknown-tool &&
+/opt/drift/unknown-tool --version >/dev/null; sha256sum /opt/drift/unknown-tool'
+unknown_digest=$(awk '{print $1}' "$KERN_WORK/out.5")
+wait_status untrusted $((ROUND_SEC * 2 + 20))
+assert_eq "an unknown binary executed in the guest: the gateway turns untrusted" untrusted "$(gw_field .status)"
+t_untrusted=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+rounds1=$(gw_field .rounds)
+[ "$rounds1" -le $((rounds0 + 2)) ]
+assert_eq "... within one round ($t_untrusted s; rounds $rounds0 → $rounds1, the drift re-quotes at once)" 0 $?
+assert_eq "... naming that path, its digest and the rule" \
+        "/opt/drift/unknown-tool sha256:$unknown_digest not_in_allowlist" \
+        "$(gw | jq -r '[.last_verdict.reasons[] | select(.kind == "runtime_policy")][0] | "\(.path) \(.digest) \(.rule)"')"
+end=$(($(date +%s) + 15))
+while :; do
+        guest_mlog 6
+        grep -q 'ALERT verdict_changed .*untrusted' "$KERN_WORK/m.log" && break
+        [ "$(date +%s)" -lt "$end" ] || break
+        sleep 1
+done
+assert_grep "the monitor's alert in the guest names it (path, digest, rule)" \
+        "ALERT ima_policy_violation \[72c69cc8e3944a51a062d9e23cb6da45\]: .*path=/opt/drift/unknown-tool digest=sha256:$unknown_digest rule=not_in_allowlist" \
+        "$KERN_WORK/m.log"
+assert_grep "... and the verdict change" "ALERT verdict_changed .*untrusted.*/opt/drift/unknown-tool" "$KERN_WORK/m.log"
+n=$(api "$URL/v1/events?gateway=$GW&kind=ima_policy_violation" | jq '[.events[] | select(.fields.path == "/opt/drift/unknown-tool")] | length')
+assert_eq "... and its signed runtime event reached the verifier" 1 "$n"
+if [ "$HAVE_BPF" = 1 ]; then
+        assert_grep "eBPF: the BPF LSM tier caught the execution too" \
+                "ALERT drift_exec .*path=/opt/drift/unknown-tool .*tier=lsm" "$KERN_WORK/m.log"
+        assert_eq "... and the verifier has the event, with the tier" "lsm" \
+                "$(api "$URL/v1/events?gateway=$GW&kind=drift_exec" | jq -r '[.events[] | select(.fields.path == "/opt/drift/unknown-tool")][0].fields.tier')"
+fi
+
+# ---- a violation (a file read while open for writing) ------------------------------------------------------------------
+api -X POST "$URL/v1/admin/gateways/$GW/acknowledge" >/dev/null
+api -X POST -d '{"reason": "acknowledged"}' "$URL/v1/admin/gateways/$GW/challenge" >/dev/null
+wait_status trusted 30
+assert_eq "an administrator acknowledges the drift: trusted again at the next round" trusted "$(gw_field .status)"
+kern_guest 7 'exec 4>>/var/lib/app/settings.conf; cat /var/lib/app/settings.conf >/dev/null; exec 4>&-
+grep -E " /var/lib/app/settings.conf ?$" /sys/kernel/security/ima/ascii_runtime_measurements'
+assert_grep "a write-while-open in the guest: the kernel logs a violation (zero digest)" \
+        "^10 0{40} ima-[a-z]+ sha256:0{64} /var/lib/app/settings.conf" "$KERN_WORK/out.7"
+wait_status untrusted $((ROUND_SEC * 2 + 20))
+assert_eq "... reported, not hidden: the gateway turns untrusted" untrusted "$(gw_field .status)"
+assert_eq "... for that violation" "/var/lib/app/settings.conf violation" \
+        "$(gw | jq -r '[.last_verdict.reasons[] | select(.kind == "runtime_policy" and .earlier != true)][0] | "\(.path) \(.rule)"')"
+guest_mlog 8
+assert_grep "... and the monitor alerts on it" "ALERT ima_policy_violation .*path=/var/lib/app/settings.conf .*rule=violation" \
+        "$KERN_WORK/m.log"
+
+# ---- eBPF: tampering with a protected file, a module load --------------------------------------------------------------
+if [ "$HAVE_BPF" = 1 ]; then
+        kern_guest 11 'echo tampered >>/etc/gateway/app.conf && insmod /usr/lib/driftwatch-test/crc7.ko && echo loaded'
+        assert_grep "a write to a protected file and a module load in the guest" "^loaded" "$KERN_WORK/out.11"
+        end=$(($(date +%s) + 20))
+        while :; do
+                guest_mlog 12
+                grep -q 'ALERT drift_tamper .*path=/etc/gateway/app.conf' "$KERN_WORK/m.log" &&
+                        grep -q 'ALERT drift_kernel .*module_load' "$KERN_WORK/m.log" && break
+                [ "$(date +%s)" -lt "$end" ] || break
+                sleep 1
+        done
+        assert_grep "eBPF: the BPF LSM tier caught the write to the protected file" \
+                "ALERT drift_tamper .*path=/etc/gateway/app.conf .*tier=lsm" "$KERN_WORK/m.log"
+        assert_grep "... and the module load" \
+                "ALERT drift_kernel .*rule=module_load path=/usr/lib/driftwatch-test/crc7.ko .*tier=lsm" "$KERN_WORK/m.log"
+fi
+
+# ---- the end: stop the monitor, bring out the logs and PCRs --------------------------------------------------------------
+kern_guest 9 'kill $(cat /run/dw/m.pid); i=0
+while kill -0 $(cat /run/dw/m.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $(cat /run/dw/m.pid) 2>/dev/null && echo "still running"
+S=/sys/kernel/security
+# A consistent snapshot: the log, every PCR of every bank, the log again, until it did not move.
+for try in 1 2 3 4 5; do
+        cat $S/ima/binary_runtime_measurements >/tmp/ima.bin
+        for bank in /sys/class/tpm/tpm0/pcr-*; do
+                b=${bank##*/pcr-}; : >/tmp/pcrs-$b
+                for n in 0 1 2 3 4 5 6 7 8 9 10; do printf "PCR-%02d: %s\n" $n "$(cat $bank/$n)" >>/tmp/pcrs-$b; done
+        done
+        cat $S/ima/binary_runtime_measurements >/tmp/ima2.bin
+        cmp -s /tmp/ima.bin /tmp/ima2.bin && break
+done
+emit ima.bin /tmp/ima.bin
+for b in sha1 sha256 sha384 sha512; do emit pcrs-$b /tmp/pcrs-$b; done
+cat $S/tpm0/binary_bios_measurements >/tmp/bios.bin; emit bios.bin /tmp/bios.bin
+dmesg >/tmp/dmesg.txt; emit dmesg.txt /tmp/dmesg.txt
+emit m.log /run/dw/m.log'
+kern_block m.log "$KERN_WORK/m.log"
+assert_eq "SIGTERM stops the monitor in the guest" "" "$(grep 'still running' "$KERN_WORK/out.9")"
+assert_grep "... cleanly, with its stop alert" "ALERT monitor_stopped " "$KERN_WORK/m.log"
+for f in ima.bin pcrs-sha1 pcrs-sha256 pcrs-sha384 pcrs-sha512 bios.bin dmesg.txt; do
+        kern_block "$f" "$KERN_WORK/$f" || fail "the guest's $f comes out"
+done
+kern_guest 10 'sync; poweroff -f' 5
+for _ in $(seq 50); do kern_qemu_alive || break; sleep 0.1; done
+kern_qemu_alive
+assert_eq "the guest powers off" 1 $?
+
+# PCR 10 against the monitor's replay: every round's quote was matched (a mismatch is an alert).
+mrounds=$(grep -c 'round: \(trusted\|untrusted\)' "$KERN_WORK/m.log")
+# (A round the verifier refused for its nonce is a verdict the monitor retries without a "round:" line.)
+vrounds=$(api "$URL/v1/gateways/$GW/verdicts?limit=1000" |
+        jq '[.verdicts[] | select([.reasons[].kind] | index("nonce") | not)] | length')
+[ "$mrounds" -ge 5 ] && [ "$mrounds" -ge "$vrounds" ]
+assert_eq "the monitor checked the quote's PCR 10 against its replay in every round ($mrounds rounds, the verifier judged $vrounds)" 0 $?
+assert_eq "... and it always matched (no pcr_mismatch alert)" 0 "$(grep -c 'ALERT pcr_mismatch' "$KERN_WORK/m.log")"
+assert_eq "... nor any IMA log error while following the real log" 0 "$(grep -c 'ALERT ima_log_error' "$KERN_WORK/m.log")"
+api "$URL/v1/gateways/$GW/verdicts?limit=1000" >"$TMP/verdicts.json"
+assert_eq "no round of the verifier found the log, the quote or the boot log wrong" "" \
+        "$(jq -r '[.verdicts[].reasons[] | select(.kind != "runtime_policy") | .kind] | unique | join(" ")' "$TMP/verdicts.json")"
+
+# The guest's real log, every bank: sha1 and sha256 native, sha384/sha512 with the zero-padded SHA-1 digest.
+pcr() { pcr_from_file "$KERN_WORK/pcrs-$1" "$2"; }
+"$DW" ima replay --json "$KERN_WORK/ima.bin" >"$TMP/replay.json" 2>"$TMP/err"
+assert_eq "driftwatch ima replay reads the guest's log" 0 $?
+for b in sha1 sha256; do
+        assert_eq "... $b bank: native, equal to the guest's PCR 10" "native $(pcr $b 10)" \
+                "$(jq -r ".rules.$b + \" \" + .pcrs.$b[\"10\"]" "$TMP/replay.json")"
+done
+for b in sha384 sha512; do
+        assert_eq "... $b bank: zero-padded SHA-1, equal to the guest's PCR 10" "sha1-padded $(pcr $b 10)" \
+                "$(jq -r ".rules.$b + \" \" + .pcrs.$b[\"10\"]" "$TMP/replay.json")"
+        [ "$(jq -r ".pcrs_native.$b[\"10\"]" "$TMP/replay.json")" != "$(pcr $b 10)" ]
+        assert_eq "... ($b: the native rule would not match)" 0 $?
+done
+assert_eq "... the violations in it are counted" 1 "$(jq -r .violations "$TMP/replay.json")"
+"$DW" eventlog replay --json "$KERN_WORK/bios.bin" >"$TMP/ev.json" 2>"$TMP/err"
+bad=""
+for b in sha1 sha256 sha384 sha512; do
+        for n in 0 1 2 3 4 5 6 7; do
+                [ "$(jq -r ".pcrs.$b[\"$n\"]" "$TMP/ev.json")" = "$(pcr $b $n)" ] || bad="$bad $b:$n"
+        done
+done
+assert_eq "the real firmware event log replays to the guest's PCRs 0-7 in every bank" "" "$bad"
+hex2bin() { printf '%b' "$(sed 's/../\\x&/g')"; }
+agg=$(for n in 0 1 2 3 4 5 6 7 8 9; do pcr sha256 $n; done | tr -d '\n' | hex2bin | sha256sum | cut -d' ' -f1)
+assert_eq "the kernel's boot_aggregate is SHA-256 of the quoted PCRs 0-9" "boot_aggregate sha256:$agg" \
+        "$("$DW" ima show --json "$KERN_WORK/ima.bin" | jq -r '.entries[0] | "\(.name) \(.digest_alg):\(.digest)"')"
+
+# The whole log judged offline as the verifier does: exactly the two failures provoked; what was excluded is there.
+"$DW" policy check --policy "$TMP/policy.json" --ima-log "$KERN_WORK/ima.bin" --json >"$TMP/check.json"
+assert_eq "the guest's whole log against its allowlist: only the unknown binary and the violation fail" \
+        "/opt/drift/unknown-tool not_in_allowlist,/var/lib/app/settings.conf violation" \
+        "$(jq -r '[.failures[] | "\(.path) \(.reason)"] | join(",")' "$TMP/check.json")"
+"$DW" ima show --json "$KERN_WORK/ima.bin" >"$TMP/show.json"
+traced=$(jq -r '[.entries[] | select(.name | test("^/sys/kernel/(debug/)?tracing/")) | .name] | unique | join(" ")' "$TMP/show.json")
+assert_eq "... and the excluded entries are exactly the tracefs ones (${traced:-none})" \
+        "$(jq -r '[.entries[] | select(.name | test("^/sys/kernel/(debug/)?tracing/"))] | length' "$TMP/show.json")" \
+        "$(jq -r '.counts.excluded // 0' "$TMP/check.json")"
+note "done: boot→ready, enrollment, drift, violation, replay (unknown binary → untrusted in ${t_untrusted}s)"
