@@ -9,7 +9,7 @@ BASEFLAGS := -std=gnu17 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilib
 SANFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 LIB_PKGS  := openssl tss2-esys tss2-mu tss2-rc tss2-tctildr
-CLI_PKGS  := $(LIB_PKGS) jansson
+CLI_PKGS  := $(LIB_PKGS) jansson libcurl
 TEST_PKGS := check
 VERIFIER_PKGS := $(CLI_PKGS) libmicrohttpd gnutls sqlite3
 CURL_PKGS := libcurl

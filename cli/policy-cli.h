@@ -42,3 +42,5 @@ int cli_policy_verify(int argc, char **argv);
 int cli_policy_canonical(int argc, char **argv);
 int cli_policy_import_keylime(int argc, char **argv);
 int cli_policy_export_keylime(int argc, char **argv);
+int cli_policy_push(int argc, char **argv);
+int cli_policy_assign(int argc, char **argv);

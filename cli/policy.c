@@ -34,6 +34,8 @@ static void policy_help(void)
                "       driftwatch policy canonical [-o OUT] POLICY\n"
                "       driftwatch policy import-keylime [--drop-bad-excludes] -o POLICY KEYLIME.json\n"
                "       driftwatch policy export-keylime [--lossy] -o KEYLIME.json POLICY\n"
+               "       driftwatch policy push --verifier URL --token-file F [--ca CA] [--name N] POLICY\n"
+               "       driftwatch policy assign --verifier URL --token-file F (--gateway ID|--group G) --name N\n"
                "\n"
                "check: judge every entry of an IMA measurement list against a runtime policy, as the verifier\n"
                "does (template digests are checked too). validate: load a policy and summarize it. The others\n"
@@ -346,6 +348,8 @@ int cli_policy_main(int argc, char **argv)
                 {"canonical", cli_policy_canonical},
                 {"import-keylime", cli_policy_import_keylime},
                 {"export-keylime", cli_policy_export_keylime},
+                {"push", cli_policy_push},
+                {"assign", cli_policy_assign},
         };
 
         return cli_dispatch("policy", verbs, ELEMENTSOF(verbs), policy_help, argc, argv);
