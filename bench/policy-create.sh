@@ -44,4 +44,4 @@ echo "== SHA-256 ceiling of this machine (one core)"
 openssl speed -seconds 2 -evp sha256 2>/dev/null | tail -1
 
 echo "== loading a 1,000,000-path policy (one core)"
-taskset -c 0 "$build/bench/policy-create-load" --paths 1000000 --runs 2
+taskset -c 0 "$build/bench/policy-create-load" --paths 1000000 --runs 3

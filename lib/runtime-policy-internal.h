@@ -11,22 +11,25 @@
 
 /* ---- name -> accepted digests map (runtime-policy-map.c) ----
  *
- * Each name (a path, or an ima-buf event name) has a record in one pool: its hash, its bytes, then its accepted
- * digests, so that judging a common entry touches two cache lines of a large policy: a slot of the open-addressing
- * table over the names (linear probing, at most half full, slots tagged with 32 bits of the hash), and the record.
- * A name with more than DW_PMAP_INLINE_MAX digests also has them in a second table over the (name, digest) pairs,
- * so that a lookup never scans more than DW_PMAP_INLINE_MAX digests: O(1) whatever the size of the policy and the
- * number of digests a name accepts. Lookups only read: a built map can be shared between threads. */
+ * Each name (a path, or an ima-buf event name) has a record in one pool, an arena that grows by doubling and is
+ * never scattered over per-name allocations: its length, its number of digests, its bytes, then its accepted digests,
+ * so that judging a common entry touches two cache lines of a large policy: a slot of the open-addressing table over
+ * the names (linear probing, at most half full, slots tagged with 32 bits of the hash), and the record. A name with
+ * more than DW_PMAP_INLINE_MAX digests has them in a second table over the (name, digest) pairs instead, so that a
+ * lookup never scans more than DW_PMAP_INLINE_MAX digests: O(1) whatever the size of the policy and the number of
+ * digests a name accepts.
+ *
+ * A map is built in two steps: dw_pmap_append() for each name with all its digests, in any order, then
+ * dw_pmap_finish(), which sizes the tables exactly and fills them (and finds a name appended twice). Lookups only
+ * read: a finished map can be shared between threads. */
 
 #define DW_PMAP_INLINE_MAX 16
 
 struct dw_pmap_record {
-        uint64_t hash;
-        uint32_t len;         /* of the name */
-        uint32_t n_digests;   /* distinct digests accepted (0: the name is known, nothing is accepted) */
-        uint32_t max_digests; /* room for digests after the name */
-        uint32_t digests_at;  /* offset of the first digest from the record */
-        char name[];          /* len bytes and a NUL; the digests follow, each alg, verity, then the bytes */
+        uint32_t len;       /* of the name */
+        uint32_t n_digests; /* distinct digests accepted (0: the name is known, nothing is accepted) */
+        char name[];        /* len bytes and a NUL; then, for at most DW_PMAP_INLINE_MAX digests, each digest: one
+                             * byte (the algorithm, | 0x80 for fs-verity) and its bytes */
 };
 
 /* A table slot: the entry's id + 1 (0: empty) and the high 32 bits of its hash, so that a probe compares in the
@@ -36,18 +39,23 @@ struct dw_pmap_slot {
         uint32_t tag;
 };
 
-/* A digest of a name with many, in the pair table. */
-struct dw_pdigest {
-        uint32_t name; /* the name's record id */
-        uint8_t alg;   /* enum dw_hash_alg */
-        uint8_t verity;
+/* A digest as given to dw_pmap_append(). */
+struct dw_pmap_digest {
+        uint8_t alg; /* enum dw_hash_alg */
+        bool verity;
         uint8_t bytes[DW_HASH_MAX_SIZE];
 };
 
+/* A digest of a name with many, in the pair table. */
+struct dw_pdigest {
+        uint32_t name; /* the name's record id */
+        struct dw_pmap_digest d;
+};
+
 struct dw_pmap {
-        uint8_t *pool; /* records, 8-byte aligned; a record's id is its offset / 8 */
+        uint8_t *pool; /* records, 4-byte aligned; a record's id is its offset / 4 */
         size_t pool_used, pool_size;
-        size_t n_names, max_names;
+        size_t n_names;
         size_t n_digests; /* distinct (name, digest) pairs */
         struct dw_pmap_slot *name_slots;
         size_t name_mask;
@@ -57,15 +65,25 @@ struct dw_pmap {
         size_t pair_mask;
 };
 
-/* Allocates room for max_names names of name_bytes bytes in all (without NULs), max_digests digests, of which
- * max_pair_digests belong to names declaring more than DW_PMAP_INLINE_MAX. */
-int dw_pmap_init(struct dw_pmap *m, size_t max_names, size_t name_bytes, size_t max_digests, size_t max_pair_digests);
+/* Optional: makes room at once for names of name_bytes bytes in all (without NULs) accepting digests digests.
+ * Returns 0, -E2BIG or -ENOMEM. */
+int dw_pmap_reserve(struct dw_pmap *m, size_t names, size_t name_bytes, size_t digests);
+/* Adds a name and the n digests it accepts. d is reordered and its duplicates dropped in place. Returns 0, -E2BIG
+ * (past what ids can address) or -ENOMEM. */
+int dw_pmap_append(struct dw_pmap *m, const char *name, size_t len, struct dw_pmap_digest *d, size_t n);
+/* Builds the lookup tables. Returns 0, -EEXIST when a name was appended twice, or -ENOMEM. */
+int dw_pmap_finish(struct dw_pmap *m);
 void dw_pmap_done(struct dw_pmap *m);
-/* Adds a name that will accept at most max_digests digests. Returns 0 and the name's id, or -EEXIST, -ENOBUFS past
- * the sizes given to dw_pmap_init(). */
-int dw_pmap_add_name(struct dw_pmap *m, const char *name, size_t len, size_t max_digests, uint32_t *ret_id);
-/* Returns 1 when added, 0 when the name already accepted this digest, -ENOBUFS. */
-int dw_pmap_add_digest(struct dw_pmap *m, uint32_t id, enum dw_hash_alg alg, bool verity, const uint8_t *bytes);
+
+/* A growable array of digests, for dw_pmap_append(). */
+struct dw_pmap_digests {
+        struct dw_pmap_digest *d;
+        size_t n, size;
+};
+
+/* Makes room for n digests in all. Returns 0, -E2BIG or -ENOMEM. */
+int dw_pmap_digests_reserve(struct dw_pmap_digests *l, size_t n);
+void dw_pmap_digests_done(struct dw_pmap_digests *l);
 const struct dw_pmap_record *dw_pmap_find(const struct dw_pmap *m, const char *name, size_t len);
 bool dw_pmap_accepts(const struct dw_pmap *m, const struct dw_pmap_record *r, enum dw_hash_alg alg, bool verity,
                      const uint8_t *bytes);
@@ -100,6 +118,20 @@ struct dw_runtime_policy {
 #define DW_POLICY_WHY_MAX 192
 int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg, bool *ret_verity, uint8_t *out,
                            char *why);
+
+/* Checks and compiles the members of root into p (runtime-policy.c), then fetches what judging needs. p's maps may
+ * already hold "digests" and "ima_buf" when root lacks those members. Returns 0, or -EBADMSG, -EOPNOTSUPP or -ENOMEM
+ * with err set. */
+int dw_runtime_policy_compile(struct dw_runtime_policy *p, json_t *root, struct dw_policy_error *err);
+
+/* The streaming loader (runtime-policy-stream.c): "digests" and "ima_buf" read token by token into the maps, the
+ * rest of the document parsed by jansson and compiled as dw_runtime_policy_load_tree() does. Returns 0 and sets *ret;
+ * -EBADMSG, -EOPNOTSUPP or -ENOMEM with err set exactly as dw_runtime_policy_load_tree() would set it (a value of the
+ * small members is wrong, in a document that is otherwise valid); or -EAGAIN when the document is refused for a
+ * reason this loader does not describe (a syntax error, a bad value in the large members, no memory for them): the
+ * DOM loader then says where and why. */
+int dw_runtime_policy_load_stream(const void *json, size_t len, struct dw_runtime_policy **ret,
+                                  struct dw_policy_error *err);
 
 /* ---- signatures (runtime-policy-sig.c) ---- */
 

@@ -245,6 +245,39 @@ _printf_(2, 3) static int bad(char *why, const char *fmt, ...)
         return -EBADMSG;
 }
 
+/* A hex digit's value + 1; 0 for anything else. */
+static const uint8_t hex_value[256] = {
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+        ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+        ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static int parse_alg(const char *s, size_t len, enum dw_hash_alg *ret)
+{
+        /* The common spellings without a string search: policies hold a million of them. */
+        if (len == 6 && memcmp(s, "sha256", 6) == 0) {
+                *ret = DW_HASH_SHA256;
+                return 0;
+        }
+        if (len == 4 && memcmp(s, "sha1", 4) == 0) {
+                *ret = DW_HASH_SHA1;
+                return 0;
+        }
+        return dw_hash_alg_from_name(s, len, ret);
+}
+
+/* Why hex (whose length is right) does not decode. */
+static int bad_hex(const char *hex, size_t hexlen, enum dw_hash_alg alg, char *why)
+{
+        char buf[72];
+
+        for (size_t i = 0; i < hexlen; i++)
+                if (!isxdigit((unsigned char)hex[i]))
+                        return bad(why, "bad hex digit '%s' at position %zu of the %s digest", shown(hex + i, 1, buf),
+                                   i + 1, dw_hash_alg_name(alg));
+        return bad(why, "bad hex digest");
+}
+
 /* "sha256:<hex>", or "verity:sha256:<hex>" for an fs-verity digest. */
 int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg, bool *ret_verity, uint8_t *out,
                            char *why)
@@ -263,7 +296,7 @@ int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg,
         colon = memchr(s, ':', len);
         if (!colon)
                 return bad(why, "expected \"<algorithm>:<hex digest>\", got \"%s\"", shown(s, len, buf));
-        if (dw_hash_alg_from_name(s, (size_t)(colon - s), &alg) < 0)
+        if (parse_alg(s, (size_t)(colon - s), &alg) < 0)
                 return bad(why, "unsupported digest algorithm \"%s\" (sha1, sha256, sha384, sha512, sm3)",
                            shown(s, (size_t)(colon - s), buf));
         hex = colon + 1;
@@ -271,20 +304,21 @@ int dw_policy_parse_digest(const char *s, size_t len, enum dw_hash_alg *ret_alg,
         size = dw_hash_alg_size(alg);
         if (hexlen != 2 * size)
                 return bad(why, "%s digest has %zu hex digits, expected %zu", dw_hash_alg_name(alg), hexlen, 2 * size);
-        for (size_t i = 0; i < hexlen; i++)
-                if (!isxdigit((unsigned char)hex[i]))
-                        return bad(why, "bad hex digit '%s' at position %zu of the %s digest", shown(hex + i, 1, buf),
-                                   i + 1, dw_hash_alg_name(alg));
-        if (dw_hex_decode(hex, hexlen, out, DW_HASH_MAX_SIZE) != (int)size)
-                return bad(why, "bad hex digest");
+        for (size_t i = 0; i < size; i++) {
+                uint8_t hi = hex_value[(uint8_t)hex[2 * i]], lo = hex_value[(uint8_t)hex[2 * i + 1]];
+
+                if (hi == 0 || lo == 0)
+                        return bad_hex(hex, hexlen, alg, why);
+                out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+        }
         *ret_alg = alg;
         *ret_verity = verity;
         return 0;
 }
 
-/* Sizes a name -> digests object for dw_pmap_init(). Types are checked on the real pass. */
+/* Sizes a name -> digests object for dw_pmap_reserve(). Types are checked on the real pass. */
 struct map_size {
-        size_t names, name_bytes, digests, pair_digests;
+        size_t names, name_bytes, digests;
 };
 
 static void count_map(json_t *obj, struct map_size *ret)
@@ -298,37 +332,41 @@ static void count_map(json_t *obj, struct map_size *ret)
                 s.names++;
                 s.name_bytes += json_object_iter_key_len(it);
                 s.digests += n;
-                if (n > DW_PMAP_INLINE_MAX)
-                        s.pair_digests += n;
         }
         *ret = s;
 }
 
-static int load_digest_list(struct dw_pmap *m, uint32_t name, json_t *list, bool files, const char *where,
-                            struct dw_policy_error *err)
+/* The digests of the name key of the map at parent. The JSON path is only written out for an error: a policy has a
+ * million names. */
+static int load_digest_list(struct dw_pmap_digests *l, json_t *list, bool files, const char *parent, const char *key,
+                            size_t len, struct dw_policy_error *err)
 {
-        char w[WHERE_MAX], why[WHY_MAX];
+        char w[WHERE_MAX], wi[WHERE_MAX], why[WHY_MAX];
+        int r;
 
         if (!json_is_array(list))
-                return fail(err, EBADMSG, where, "expected an array of \"<algorithm>:<hex digest>\" strings");
+                return fail(err, EBADMSG, where_key(w, parent, key, len),
+                            "expected an array of \"<algorithm>:<hex digest>\" strings");
+        r = dw_pmap_digests_reserve(l, json_array_size(list));
+        if (r < 0)
+                return -ENOMEM; /* a list jansson could hold, but not a copy of it */
+        l->n = 0;
         for (size_t i = 0; i < json_array_size(list); i++) {
+                struct dw_pmap_digest *d = &l->d[l->n];
                 json_t *v = json_array_get(list, i);
-                uint8_t bytes[DW_HASH_MAX_SIZE];
                 enum dw_hash_alg alg = DW_HASH_SHA256;
-                bool verity = false;
-                int r;
 
                 if (!json_is_string(v))
-                        return fail(err, EBADMSG, where_index(w, where, i),
+                        return fail(err, EBADMSG, where_index(wi, where_key(w, parent, key, len), i),
                                     "expected a string \"<algorithm>:<hex digest>\"");
-                if (dw_policy_parse_digest(json_string_value(v), json_string_length(v), &alg, &verity, bytes, why) < 0)
-                        return fail(err, EBADMSG, where_index(w, where, i), "%s", why);
-                if (verity && !files)
-                        return fail(err, EBADMSG, where_index(w, where, i),
+                if (dw_policy_parse_digest(json_string_value(v), json_string_length(v), &alg, &d->verity, d->bytes,
+                                           why) < 0)
+                        return fail(err, EBADMSG, where_index(wi, where_key(w, parent, key, len), i), "%s", why);
+                if (d->verity && !files)
+                        return fail(err, EBADMSG, where_index(wi, where_key(w, parent, key, len), i),
                                     "an fs-verity digest, which only files have");
-                r = dw_pmap_add_digest(m, name, alg, verity, bytes);
-                if (r < 0)
-                        return fail(err, -r, where_index(w, where, i), "cannot add digest: %s", strerror(-r));
+                d->alg = (uint8_t)alg;
+                l->n++;
         }
         return 0;
 }
@@ -336,6 +374,7 @@ static int load_digest_list(struct dw_pmap *m, uint32_t name, json_t *list, bool
 /* "digests" and "ima_buf": {"<name>": ["<alg>:<hex>", ...], ...}. */
 static int load_map(struct dw_pmap *m, json_t *obj, bool files, struct dw_policy_error *err)
 {
+        _cleanup_(dw_pmap_digests_done) struct dw_pmap_digests list = {};
         const char *where = files ? "$.digests" : "$.ima_buf", *what = files ? "path" : "event name";
         struct map_size size;
         char w[WHERE_MAX];
@@ -344,30 +383,30 @@ static int load_map(struct dw_pmap *m, json_t *obj, bool files, struct dw_policy
         if (!json_is_object(obj))
                 return fail(err, EBADMSG, where, "expected an object {\"<%s>\": [\"<algorithm>:<hex>\", ...]}", what);
         count_map(obj, &size);
-        r = dw_pmap_init(m, size.names, size.name_bytes, size.digests, size.pair_digests);
+        r = dw_pmap_reserve(m, size.names, size.name_bytes, size.digests);
         if (r < 0)
                 return fail(err, -r, where, "cannot allocate %zu names: %s", size.names, strerror(-r));
 
         for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
                 const char *key = json_object_iter_key(it);
                 size_t len = json_object_iter_key_len(it);
-                json_t *list = json_object_iter_value(it);
-                uint32_t id;
 
-                where_key(w, where, key, len);
                 if (len == 0)
-                        return fail(err, EBADMSG, w, "empty %s", what);
+                        return fail(err, EBADMSG, where_key(w, where, key, len), "empty %s", what);
                 if (memchr(key, '\0', len))
-                        return fail(err, EBADMSG, w, "%s with a NUL character", what);
-                r = dw_pmap_add_name(m, key, len, json_is_array(list) ? json_array_size(list) : 0, &id);
-                if (r == -EEXIST)
-                        return fail(err, EBADMSG, w, "duplicate %s", what);
-                if (r < 0)
-                        return fail(err, -r, w, "cannot add %s: %s", what, strerror(-r));
-                r = load_digest_list(m, id, list, files, w, err);
+                        return fail(err, EBADMSG, where_key(w, where, key, len), "%s with a NUL character", what);
+                r = load_digest_list(&list, json_object_iter_value(it), files, where, key, len, err);
                 if (r < 0)
                         return r;
+                r = dw_pmap_append(m, key, len, list.d, list.n);
+                if (r < 0)
+                        return fail(err, -r, where_key(w, where, key, len), "cannot add %s: %s", what, strerror(-r));
         }
+        r = dw_pmap_finish(m);
+        if (r == -EEXIST)
+                return fail(err, EBADMSG, where, "duplicate %s", what);
+        if (r < 0)
+                return fail(err, -r, where, "cannot allocate %zu names: %s", size.names, strerror(-r));
         return 0;
 }
 
@@ -597,6 +636,20 @@ int dw_policy_json_parse(const void *json, size_t len, json_t **ret, struct dw_p
         return 0;
 }
 
+int dw_runtime_policy_compile(struct dw_runtime_policy *p, json_t *root, struct dw_policy_error *err)
+{
+        int r;
+
+        r = load_root(p, root, err);
+        if (r == -ENOMEM)
+                return fail(err, ENOMEM, "", "out of memory");
+        if (r == -EOPNOTSUPP)
+                return r;
+        if (r < 0)
+                return -EBADMSG; /* err says why; a policy too large for the tables is just as unusable */
+        return fetch_mds(p);
+}
+
 int dw_runtime_policy_load_tree(json_t *root, struct dw_runtime_policy **ret, struct dw_policy_error *err)
 {
         _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *p = NULL;
@@ -607,14 +660,7 @@ int dw_runtime_policy_load_tree(json_t *root, struct dw_runtime_policy **ret, st
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        r = load_root(p, root, err);
-        if (r == -ENOMEM)
-                return fail(err, ENOMEM, "", "out of memory");
-        if (r == -EOPNOTSUPP)
-                return r;
-        if (r < 0)
-                return -EBADMSG; /* err says why; a policy too large for the tables is just as unusable */
-        r = fetch_mds(p);
+        r = dw_runtime_policy_compile(p, root, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);
@@ -628,6 +674,11 @@ int dw_runtime_policy_load(const void *json, size_t len, struct dw_runtime_polic
 
         if (!json || !ret)
                 return fail(err, EINVAL, "", "invalid argument");
+        /* The streaming loader first: it holds no tree of the document. What it refuses without saying why is loaded
+         * again with jansson's tree, which says where and why (line and column, or the JSON path). */
+        r = dw_runtime_policy_load_stream(json, len, ret, err);
+        if (r != -EAGAIN)
+                return r;
         r = dw_policy_json_parse(json, len, &root, err);
         if (r < 0)
                 return r;

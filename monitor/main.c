@@ -731,6 +731,32 @@ static int first_quote(struct monitor *m)
         return 0;
 }
 
+/* The eBPF capability report as JSON (tiers and coverage, as --probe --json prints it), for every round; NULL when
+ * drift detection is off. */
+static char *drift_report_json(struct monitor *m)
+{
+        const struct mon_drift_report *report = m->drift ? mon_drift_get_report(m->drift) : NULL;
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!report)
+                return NULL;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        if (mon_drift_report_print_json(report, f) < 0) {
+                fclose(f);
+                free(buf);
+                return NULL;
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 static int uplink_start(struct monitor *m)
 {
         _cleanup_free_ uint8_t *token = NULL;
@@ -752,10 +778,12 @@ static int uplink_start(struct monitor *m)
                 .retry_max_usec = m->cfg.retry_max_usec,
                 .challenge_wait = m->cfg.challenge_wait,
         };
+        _cleanup_free_ char *caps = drift_report_json(m);
         struct dw_error err = {};
         size_t size;
         int r;
 
+        o.capabilities_json = caps;
         if (m->cfg.enrollment_token_file && *m->cfg.enrollment_token_file) {
                 r = dw_read_full_file(m->cfg.enrollment_token_file, TOKEN_MAX, &token, &size);
                 if (r < 0) {

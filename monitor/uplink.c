@@ -18,7 +18,7 @@ struct result_node {
 
 struct mon_uplink {
         struct mon_uplink_options o;
-        char *url, *ca_file, *gateway_id, *state_dir, *bearer, *ima_log, *boot_log;
+        char *url, *ca_file, *gateway_id, *state_dir, *bearer, *ima_log, *boot_log, *capabilities;
         struct mon_tpm_lock *tpm;
 
         atomic_bool cancel;    /* aborts the clients' transfers at stop */
@@ -239,6 +239,7 @@ static int round_once(struct mon_uplink *u, struct mon_vclient *c, struct dw_err
                 .ak_handle = u->o.ak_handle,
                 .ima_log_path = u->ima_log,
                 .boot_log_path = u->boot_log,
+                .capabilities_json = u->capabilities,
                 .ima_log_alg = u->o.ima_log_alg,
                 .nv_index = u->o.nv_index,
         };
@@ -446,6 +447,7 @@ static void uplink_free(struct mon_uplink *u)
         free(u->state_dir);
         free(u->ima_log);
         free(u->boot_log);
+        free(u->capabilities);
         pthread_cond_destroy(&u->cond);
         pthread_mutex_destroy(&u->mutex);
         free(u);
@@ -477,6 +479,7 @@ int mon_uplink_start(const struct mon_uplink_options *o, struct mon_tpm_lock *tp
         u->bearer = strdup_or_null(o->enroll.bearer);
         u->ima_log = strdup_or_null(o->ima_log);
         u->boot_log = strdup_or_null(o->boot_log);
+        u->capabilities = strdup_or_null(o->capabilities_json);
         u->o.client.url = u->url;
         u->o.client.ca_file = u->ca_file;
         u->o.client.gateway_id = u->gateway_id;
@@ -484,6 +487,7 @@ int mon_uplink_start(const struct mon_uplink_options *o, struct mon_tpm_lock *tp
         u->o.enroll.bearer = u->bearer;
         u->o.ima_log = u->ima_log;
         u->o.boot_log = u->boot_log;
+        u->o.capabilities_json = u->capabilities;
         if (!u->url || !u->ca_file || !u->gateway_id || !u->state_dir || !u->ima_log) {
                 uplink_free(u);
                 return dw_error_set(err, EINVAL, 0, 0, "the verifier link needs a URL, CA, id, state dir and log");

@@ -40,6 +40,7 @@ struct mon_uplink_options {
         uint32_t ak_handle, nv_index;
         uint64_t retry_max_usec;
         bool challenge_wait;
+        const char *capabilities_json; /* sent with every round (see mon_round_evidence), or NULL */
 };
 
 enum mon_uplink_result_kind {

@@ -1325,6 +1325,14 @@ static int attest_json(struct dw_tpm *t, const struct mon_round_request *req, co
                 if (r < 0)
                         return r;
         }
+        if (ev->capabilities_json) {
+                json_t *caps = json_loads(ev->capabilities_json, JSON_REJECT_DUPLICATES, NULL);
+
+                if (!json_is_object(caps) || json_object_set_new(j, "capabilities", caps) < 0) {
+                        json_decref(caps);
+                        return dw_error_set(err, EINVAL, 0, 0, "the capability report is not a JSON object");
+                }
+        }
         dw_hex_encode(req->nonce, req->nonce_size, nonce_hex);
         if (json_set_ascii(j, "nonce", nonce_hex, 2 * req->nonce_size) < 0 || json_object_set(j, "quote", quote) < 0 ||
             (nv && json_object_set(j, "nv_certify", nv) < 0) || (ima && json_object_set(j, "ima", ima) < 0) ||

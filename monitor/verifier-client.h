@@ -120,6 +120,10 @@ struct mon_round_evidence {
         bool always_boot_log; /* send it even when not required */
         bool nv_certify;      /* add TPM2_NV_Certify of nv_index */
         uint32_t nv_index;
+        /* The monitor's eBPF capability report (`driftwatch-monitor --probe --json`'s object: tiers and coverage),
+         * sent as the round's "capabilities" member so the verifier can say which evidence was TPM-backed; NULL:
+         * none. Must be a JSON object. */
+        const char *capabilities_json;
 };
 
 /* What was sent and what the TPM quoted (for the monitor's own cross-check of PCR 10). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The runtime policy (allowlist): loading and its errors, every verdict, excludes, digests of every algorithm, IMA
  * signatures (made here with OpenSSL, and by evmctl: tests/data/policy/), ima-buf, the real kernel's log, a
- * 100,000-path policy, several threads sharing one policy, and a fuzz loop over malformed policies. */
+ * 100,000-path policy, several threads sharing one policy, and fuzz loops over malformed policies. The policies of
+ * the tests (load_json_text()), the error cases and every fuzzed document are loaded three ways, which must agree:
+ * dw_runtime_policy_load(), the streaming loader alone and the DOM loader (jansson's tree) alone. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #include "ima-log.h"
 #include "ima-write.h"
 #include "macro.h"
+#include "runtime-policy-internal.h"
 #include "runtime-policy.h"
 
 #define REAL_DIR                    "/../shared/testdata/realkernel-ima-ng-seabios/"
@@ -90,11 +93,136 @@ static char *digest_str(enum dw_hash_alg alg, const uint8_t *d, char out[static 
         return out;
 }
 
+/* ---- the streaming and DOM loaders agree ---- */
+
+static bool str_same(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void assert_same_error(const struct dw_policy_error *a, const struct dw_policy_error *b, const char *what)
+{
+        ck_assert_msg(a->line == b->line && a->column == b->column && strcmp(a->where, b->where) == 0 &&
+                              strcmp(a->msg, b->msg) == 0,
+                      "%s: line %u col %u %s: %s, but the DOM loader says line %u col %u %s: %s", what, a->line,
+                      a->column, a->where, a->msg, b->line, b->column, b->where, b->msg);
+}
+
+/* Every name of map obj (the DOM's tree), with each of its digests, one it lacks, and a name no map has. */
+static void assert_same_map(const struct dw_runtime_policy *a, const struct dw_runtime_policy *b, json_t *obj,
+                            bool files)
+{
+        const struct dw_pmap *ma = files ? &a->files : &a->buffers, *mb = files ? &b->files : &b->buffers;
+
+        ck_assert_uint_eq(ma->n_names, mb->n_names);
+        ck_assert_uint_eq(ma->n_digests, mb->n_digests);
+        ck_assert_ptr_null(dw_pmap_find(ma, "/not/in/the/policy", 18));
+        ck_assert_ptr_null(dw_pmap_find(mb, "/not/in/the/policy", 18));
+        for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+                const char *key = json_object_iter_key(it);
+                size_t len = json_object_iter_key_len(it);
+                const struct dw_pmap_record *ra = dw_pmap_find(ma, key, len), *rb = dw_pmap_find(mb, key, len);
+                json_t *list = json_object_iter_value(it);
+
+                ck_assert_msg(ra && rb, "name %s: %p %p", key, (void *)ra, (void *)rb);
+                ck_assert_uint_eq(ra->n_digests, rb->n_digests);
+                for (size_t i = 0; i < json_array_size(list); i++) {
+                        json_t *v = json_array_get(list, i);
+                        uint8_t bytes[DW_HASH_MAX_SIZE];
+                        char why[DW_POLICY_WHY_MAX];
+                        enum dw_hash_alg alg;
+                        bool verity;
+
+                        ck_assert_int_eq(dw_policy_parse_digest(json_string_value(v), json_string_length(v), &alg,
+                                                                &verity, bytes, why),
+                                         0);
+                        for (unsigned k = 0; k < 2; k++) {
+                                struct dw_policy_file f = {.path = key,
+                                                           .path_len = len,
+                                                           .alg = alg,
+                                                           .digest = bytes,
+                                                           .digest_len = dw_hash_alg_size(alg),
+                                                           .verity = verity};
+                                struct dw_policy_verdict va, vb;
+
+                                ck_assert(dw_pmap_accepts(ma, ra, alg, verity, bytes) ==
+                                          dw_pmap_accepts(mb, rb, alg, verity, bytes));
+                                ck_assert(k == 1 || dw_pmap_accepts(ma, ra, alg, verity, bytes));
+                                if (files) {
+                                        ck_assert_int_eq(dw_runtime_policy_judge_file(a, &f, &va), 0);
+                                        ck_assert_int_eq(dw_runtime_policy_judge_file(b, &f, &vb), 0);
+                                        ck_assert_int_eq(va.result, vb.result);
+                                        ck_assert_str_eq(va.detail, vb.detail);
+                                }
+                                bytes[0] ^= 0x5a; /* then one it lacks (or another it has) */
+                        }
+                }
+        }
+}
+
+static void assert_same_policy(const struct dw_runtime_policy *a, const struct dw_runtime_policy *b, json_t *root)
+{
+        struct dw_runtime_policy_info ia, ib;
+
+        dw_runtime_policy_get_info(a, &ia);
+        dw_runtime_policy_get_info(b, &ib);
+        ck_assert(str_same(ia.name, ib.name) && str_same(ia.version, ib.version) && str_same(ia.created, ib.created) &&
+                  str_same(ia.generator, ib.generator));
+        ck_assert_uint_eq(ia.n_paths, ib.n_paths);
+        ck_assert_uint_eq(ia.n_digests, ib.n_digests);
+        ck_assert_uint_eq(ia.n_excludes, ib.n_excludes);
+        ck_assert_uint_eq(ia.n_keys, ib.n_keys);
+        ck_assert_uint_eq(ia.n_ima_buf, ib.n_ima_buf);
+        ck_assert(ia.allow_violations == ib.allow_violations && ia.require_signatures == ib.require_signatures);
+        assert_same_map(a, b, json_object_get(root, "digests"), true);
+        assert_same_map(a, b, json_object_get(root, "ima_buf"), false);
+}
+
+/* Loads text the three ways. They agree on accepting it, on what it accepts, and on why not (byte for byte, for
+ * dw_runtime_policy_load() and the DOM loader; the streaming loader may leave the why to the DOM loader). Returns
+ * the streaming loader's answer: 0, -EAGAIN (left to the DOM loader), or its error. */
+static int assert_loaders_agree(const char *in, size_t len)
+{
+        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *ps = NULL, *pd = NULL, *pl = NULL;
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        struct dw_policy_error es = {}, ed = {}, el = {};
+        _cleanup_free_ char *text = malloc(MAX(len, (size_t)1));
+        int rs, rd, rl;
+
+        /* Exactly its size, not NUL-terminated, so that ASan sees any read past the end. */
+        ck_assert_ptr_nonnull(text);
+        memcpy(text, in, len);
+        rs = dw_runtime_policy_load_stream(text, len, &ps, &es);
+        rd = dw_policy_json_parse(text, len, &root, &ed);
+        if (rd == 0)
+                rd = dw_runtime_policy_load_tree(root, &pd, &ed);
+        rl = dw_runtime_policy_load(text, len, &pl, &el);
+        ck_assert_msg((rs == 0) == (rd == 0), "streaming loader %d, DOM loader %d (%s: %s) on:\n%.*s", rs, rd, ed.where,
+                      ed.msg, (int)MIN(len, (size_t)2000), text);
+        ck_assert_int_eq(rl, rd);
+        ck_assert((rs == 0) == (ps != NULL) && (rd == 0) == (pd != NULL) && (rl == 0) == (pl != NULL));
+        if (rd < 0) {
+                ck_assert_msg(rd == -EBADMSG || rd == -EOPNOTSUPP || rd == -ENOMEM, "DOM loader: %d", rd);
+                assert_same_error(&el, &ed, "dw_runtime_policy_load()");
+                if (rs != -EAGAIN) {
+                        ck_assert_int_eq(rs, rd);
+                        assert_same_error(&es, &ed, "the streaming loader");
+                }
+                return rs;
+        }
+        assert_same_policy(ps, pd, root);
+        assert_same_policy(pl, pd, root);
+        return rs;
+}
+
 static struct dw_runtime_policy *load_json_text(const char *text)
 {
         struct dw_runtime_policy *p = NULL;
         struct dw_policy_error err = {};
-        int r = dw_runtime_policy_load(text, strlen(text), &p, &err);
+        int r;
+
+        ck_assert_int_eq(assert_loaders_agree(text, strlen(text)), 0);
+        r = dw_runtime_policy_load(text, strlen(text), &p, &err);
 
         ck_assert_msg(r == 0, "policy refused: %d line %u col %u %s: %s\n%s", r, err.line, err.column, err.where,
                       err.msg, text);
@@ -326,6 +454,7 @@ START_TEST(test_load_errors)
                 struct dw_policy_error err;
                 int r;
 
+                assert_loaders_agree(c->json, strlen(c->json));
                 memset(&err, 0xaa, sizeof(err));
                 r = dw_runtime_policy_load(c->json, strlen(c->json), &p, &err);
                 ck_assert_msg(r == -c->errnum, "case %zu: got %d, wanted %d (%s)\n%s", i, r, -c->errnum, err.msg,
@@ -339,6 +468,161 @@ START_TEST(test_load_errors)
                         ck_assert_uint_gt(err.column, 0);
                 ck_assert_msg(strstr(err.msg, c->msg), "case %zu: message '%s' lacks '%s'", i, err.msg, c->msg);
                 ck_assert_msg(err.msg[0] != '\0' && !strchr(err.msg, '\n'), "case %zu: message '%s'", i, err.msg);
+        }
+}
+END_TEST
+
+/* The streaming loader on what its tokenizer must get exactly right: it accepts what jansson accepts, with the same
+ * names and digests, and leaves what jansson (or the checks of the DOM loader) refuses to the DOM loader. Each case
+ * also goes through assert_loaders_agree(). */
+#define D    "\"sha256:" H64 "\""
+#define D1   "\"sha1:" H40 "\""
+#define H64U "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
+#define T(s) s, sizeof(s) - 1
+#define ANY  1 /* the streaming loader's answer is not checked, only that it agrees */
+
+static const struct stream_case {
+        const char *json;
+        size_t len;
+        int stream; /* 0, -EAGAIN, the error it reports itself, or ANY */
+} stream_cases[] = {
+        /* accepted */
+        {T("{" V ",\"digests\":{\"/usr/bin/caf\\u00e9\":[" D "],\"/opt/caf\\\\xe9/run\":[" D1
+           "],\"\\ud83d\\ude00\":[],\"/a\\/b\\\"c\\\\d\\b\\f\\n\\r\\t\":[" D "," D "]}}"),
+         0},
+        {T("{" V ",\"digests\":{\"/caf\xc3\xa9\":[" D "],\"/\xe2\x82\xac\":[" D "],\"/\xf0\x9f\x98\x80\":[" D
+           "],\"/\xef\xbf\xbf\x7f\xf4\x8f\xbf\xbf\":[" D "]}}"),
+         0},
+        {T("{" V ",\"digests\":{\"/a\":[\"sha\\u0032\\u0035\\u0036:" H64 "\",\"SHA256:" H64U "\",\"Sm3_256:" H64
+           "\",\"verity:sha256:" H64 "\",\"\\u0073ha1:" H40 "\"]}}"),
+         0},
+        {T("{" V ",\"digests\":{\"/a\":[\"sha1:\\u0061" H40 "\"]}}"), -EAGAIN}, /* 41 digits */
+        {T(" \t\r\n{\r\n\t" V " ,\n\"digests\" :\t{ \"/a\" : [ " D " , " D1 " ] } ,\"ima_buf\":{ } \n\t}\r\n "), 0},
+        {T("{\"digests\":{\"/a\":[" D "]},\"ima_buf\":{\".ima\":[" D "]}," V
+           ",\"meta\":{\"x\":[[[{}]]],\"name\":\"n\",\"digests\":{\"/b\":1}},\"excludes\":[\"^/tmp/\"],"
+           "\"options\":{\"allow_violations\":true}}"),
+         0},
+        {T("{" V ",\"dig\\u0065sts\":{\"/a\":[" D "]},\"ima\\u005fbuf\":{\"k\":[" D1 "]}}"), 0},
+        {T("{" V ",\"digests\":{},\"ima_buf\":{}}"), 0},
+        {T("{" V "}"), 0},
+        {T("{" V "\0,\"digests\":{}}"), ANY}, /* jansson skips a NUL after a number */
+        {T("{" V ",\"digests\":{\"/a\":[" D "," D "," D "]},\"meta\":{\"name\":\"\\u00e9\\ud83d\\ude00\"}}"), 0},
+        /* refused by the tokenizer: left to the DOM loader, which says where */
+        {T("{" V ",\"digests\":{\"/\xc3\x28\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xc0\xaf\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xe0\x80\xaf\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xed\xa0\x80\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xf4\x90\x80\x80\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xf0\x8f\xbf\xbf\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xe2\x82\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\x80\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\xff\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[]}}\xc3"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\ud800\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\udc00\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\ud800\\u0041\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\ud800x\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\ud800\\n\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/\\ud800\\udbff\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\u0000b\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[\"sha256:\\u0000\"]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\x41\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\u12\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\u12g4\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\U0041\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\\\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\t\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\x1f\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\0\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[],\"/a\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[],\"\\u002fa\":[" D "]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{},\"digests\":{}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{},\"dig\\u0065sts\":{}}"), -EAGAIN},
+        {T("{" V ",\"ima_buf\":{},\"ima_buf\":{}}"), -EAGAIN},
+        {T("{" V ",\"meta\":{},\"meta\":{}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[" D ",]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[],}}"), -EAGAIN},
+        {T("{" V ",}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\" []}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[] \"/b\":[]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[1]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[null]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[[" D "]]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":" D "}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":null}}"), -EAGAIN},
+        {T("{" V ",\"digests\":[]}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"\":[]}}"), -EAGAIN},
+        {T("{" V ",\"ima_buf\":{\".ima\":[\"verity:sha256:" H64 "\"]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[\"sha256:" H40 "\"]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[\"md5:" H40 "\"]}}"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[\"sha1:" H40 "\"x]}}"), -EAGAIN},
+        {T("{" V "} x"), -EAGAIN},
+        {T("{" V "}{}"), -EAGAIN},
+        {T("{" V "}]"), -EAGAIN},
+        {T("{" V "}\0"), -EAGAIN},
+        {T("\xef\xbb\xbf{" V "}"), -EAGAIN},
+        {T(""), -EAGAIN},
+        {T(" \n"), -EAGAIN},
+        {T("{"), -EAGAIN},
+        {T("[]"), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a\":[" D), -EAGAIN},
+        {T("{" V ",\"digests\":{\"/a"), -EAGAIN},
+        {T("{" V ",\"meta\":{\"name\":\"x\\q\"}}"), -EAGAIN},
+        {T("{" V ",\"meta\":{\"name\":\"\xc3\"}}"), -EAGAIN},
+        {T("{" V ",\"meta\":[1}, \"x\":2]}"), -EAGAIN},
+        {T("{" V ",\"meta\":{\"a\":1e999}}"), -EAGAIN},
+        {T("{\"driftwatch_runtime_policy\":01}"), -EAGAIN},
+        {T("{\"driftwatch_runtime_policy\":1 2}"), -EAGAIN},
+        {T("{\"driftwatch_runtime_policy\":}"), -EAGAIN},
+        {T("{\"driftwatch_runtime_policy\"}"), -EAGAIN},
+        {T("{1:1}"), -EAGAIN},
+        /* refused by the checks of the small members, in a document otherwise valid: said by the streaming loader */
+        {T("{\"driftwatch_runtime_policy\":2,\"digests\":{\"/a\":[" D "]}}"), -EOPNOTSUPP},
+        {T("{" V ",\"digests\":{\"/a\":[" D "]},\"meta\":{\"name\":7}}"), -EBADMSG},
+        {T("{" V ",\"digests\":{\"/a\":[" D "]},\"excludes\":[\"(\"]}"), -EBADMSG},
+        {T("{" V ",\"digests\":{\"/a\":[" D "]},\"digest\":{}}"), -EBADMSG},
+        {T("{" V ",\"di\\u0067est\":{}}"), -EBADMSG},
+        {T("{\"digests\":{\"/a\":[" D "]}}"), -EBADMSG},
+        {T("{" V ",\"options\":{\"allow_violations\":1},\"ima_buf\":{\"k\":[" D "]}}"), -EBADMSG},
+};
+
+static char *nested(const char *prefix, unsigned depth, const char *suffix)
+{
+        size_t n = strlen(prefix) + 2 * depth + strlen(suffix) + 1;
+        char *s = malloc(n), *o = s;
+
+        ck_assert_ptr_nonnull(s);
+        o = stpcpy(o, prefix);
+        memset(o, '[', depth);
+        memset(o + depth, ']', depth);
+        strcpy(o + 2 * depth, suffix);
+        return s;
+}
+
+START_TEST(test_stream_cases)
+{
+        static const struct {
+                const char *prefix, *suffix;
+                unsigned depth;
+                int stream;
+        } deep[] = {
+                {"{" V ",\"digests\":{\"/a\":[" D "]},\"meta\":{\"x\":", "}}", 100, 0},
+                {"{" V ",\"digests\":{\"/a\":[" D "]},\"meta\":{\"x\":", "}}", 3000, -EAGAIN},
+                {"{" V ",\"digests\":{\"/a\":", "}}", 3000, -EAGAIN},
+                {"{" V ",\"digests\":{\"/a\":", "}}", 100, -EAGAIN},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_cases); i++) {
+                const struct stream_case *c = &stream_cases[i];
+                int r = assert_loaders_agree(c->json, c->len);
+
+                ck_assert_msg(c->stream == ANY || r == c->stream, "case %zu: streaming loader %d, wanted %d", i, r,
+                              c->stream);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(deep); i++) {
+                _cleanup_free_ char *s = nested(deep[i].prefix, deep[i].depth, deep[i].suffix);
+
+                ck_assert_int_eq(assert_loaders_agree(s, strlen(s)), deep[i].stream);
         }
 }
 END_TEST
@@ -1529,36 +1813,73 @@ static uint64_t rng(void)
         return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static void fuzz_mutate(char *buf, size_t *len, size_t max)
+static const char *const fuzz_tokens[] = {
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "null",
+        "true",
+        "1e999",
+        "-1",
+        "\"\\u0000\"",
+        "\"sha256:\"",
+        "\"verity:sha1:\"",
+        "\"(\"",
+        "\"\\\\\"",
+        "\"\\ud800\"",
+        "0",
+        "\"\"",
+        "{\"a\":[]}",
+        "9999999999999999999",
+        "\"-----BEGIN PUBLIC KEY-----\\n\"",
+        "\"md5:00\"",
+        "\"sha512:" H64 H64 "\"",
+        "\xff",
+        "\xc3\xa9",
+};
+
+/* What the tokenizer of the streaming loader must get right. */
+static const char *const lexer_tokens[] = {
+        "\\u00e9",
+        "\\ud83d\\ude00",
+        "\\ud800",
+        "\\udc00",
+        "\\u0000",
+        "\\u002f",
+        "\\/",
+        "\\",
+        "\\\"",
+        "\\x",
+        "\\u12",
+        "\xed\xa0\x80",
+        "\xf4\x90\x80\x80",
+        "\xc0\xaf",
+        "\xe2\x82",
+        "\xf0\x9f\x98\x80",
+        "\t",
+        "\r\n",
+        "\x01",
+        "\"digests\":{}",
+        "\"ima_buf\":{}",
+        "\"dig\\u0065sts\":{\"/z\":[]}",
+        ",\"/dup\":[]",
+        "\"/usr/bin/caf\\u00e9\":[]",
+        "\"SHA256:" H64 "\"",
+        "\"verity:sha256:" H64 "\"",
+        "\"sha1:" H40 "\"",
+        "[[[[[[[[",
+        "]]]]]]]]",
+        "\"\":[]",
+        "1 ",
+        "\xef\xbb\xbf",
+};
+
+static void fuzz_mutate_with(char *buf, size_t *len, size_t max, const char *const *tokens, size_t n_tokens)
 {
-        static const char *const tokens[] = {
-                "\"",
-                "{",
-                "}",
-                "[",
-                "]",
-                ":",
-                ",",
-                "null",
-                "true",
-                "1e999",
-                "-1",
-                "\"\\u0000\"",
-                "\"sha256:\"",
-                "\"verity:sha1:\"",
-                "\"(\"",
-                "\"\\\\\"",
-                "\"\\ud800\"",
-                "0",
-                "\"\"",
-                "{\"a\":[]}",
-                "9999999999999999999",
-                "\"-----BEGIN PUBLIC KEY-----\\n\"",
-                "\"md5:00\"",
-                "\"sha512:" H64 H64 "\"",
-                "\xff",
-                "\xc3\xa9",
-        };
         size_t at = *len ? rng() % *len : 0, n = rng() % 64; /* not inside MIN(), which evaluates twice */
 
         switch (rng() % 6) {
@@ -1572,7 +1893,7 @@ static void fuzz_mutate(char *buf, size_t *len, size_t max)
                 *len -= n;
                 break;
         case 2: { /* a token */
-                const char *t = tokens[rng() % ELEMENTSOF(tokens)];
+                const char *t = tokens[rng() % n_tokens];
 
                 n = strlen(t);
                 if (*len + n > max)
@@ -1602,6 +1923,11 @@ static void fuzz_mutate(char *buf, size_t *len, size_t max)
                 }
                 break;
         }
+}
+
+static void fuzz_mutate(char *buf, size_t *len, size_t max)
+{
+        fuzz_mutate_with(buf, len, max, fuzz_tokens, ELEMENTSOF(fuzz_tokens));
 }
 
 /* Every (container, key or index) of a JSON tree. */
@@ -1689,6 +2015,8 @@ static void fuzz_tree(json_t *base, unsigned iterations, unsigned *loaded, unsig
                         _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
                         int r = dw_runtime_policy_load(text, strlen(text), &p, &err);
 
+                        assert_loaders_agree(text, strlen(text));
+
                         if (r < 0) {
                                 ck_assert_msg(r == -EBADMSG || r == -EOPNOTSUPP, "tree iteration %u: %d", i, r);
                                 ck_assert_msg(err.msg[0] != '\0', "tree iteration %u: no message", i);
@@ -1738,6 +2066,7 @@ START_TEST(test_fuzz)
                 for (unsigned k = 0; k < m; k++)
                         fuzz_mutate(buf, &len, max);
                 memset(&err, 0, sizeof(err));
+                assert_loaders_agree(buf, len);
                 r = dw_runtime_policy_load(buf, len, &p, &err);
                 if (r < 0) {
                         ck_assert_msg(r == -EBADMSG || r == -EOPNOTSUPP, "iteration %u: %d", i, r);
@@ -1764,6 +2093,77 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* Random mutations of a policy that uses what the tokenizer of the streaming loader has to get right (escapes,
+ * UTF-8, surrogate pairs, members in any order, many digests for a name), with mutations aimed at it: the three
+ * loaders agree on every one (assert_loaders_agree()), and the streaming loader must have taken some of them itself,
+ * both ways. */
+START_TEST(test_fuzz_stream)
+{
+        static const char base[] =
+                "{\n \"digests\": {\n  \"/usr/bin/caf\\u00e9\": [\"sha256:" H64 "\", \"SHA1:" H40 "\"],\n"
+                "  \"/opt/caf\\\\xe9/run\": [\"verity:sha256:" H64 "\"],\n  \"/snow\\ud83d\\ude00\": [],\n"
+                "  \"/raw/\xc3\xa9\xe2\x82\xac\": [\"sm3:" H64 "\", \"sha256:" H64 "\", \"sha256:" H64 "\"],\n"
+                "  \"/a\\/b\\\"c\\td\": [\"sha\\u0032\\u0035\\u0036:" H64 "\"]\n },\n"
+                " \"driftwatch_runtime_policy\": 1,\n"
+                " \"ima_buf\": {\".ima\": [\"sha512:" H64 H64 "\"], \"kexec-cmdline\": [\"sha1:" H40 "\"]},\n"
+                " \"meta\": {\"name\": \"fuzz\", \"x\": [{\"y\": null}, 1.5, -2, \"\\u00e9\"]},\n"
+                " \"excludes\": [\"^/tmp/\"],\n \"options\": {\"allow_violations\": true}\n}\n";
+        _cleanup_free_ char *buf = NULL, *many = NULL;
+        unsigned taken = 0, left = 0;
+        size_t max = 2 * sizeof(base) + 512, o;
+
+        buf = malloc(max);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(assert_loaders_agree(base, sizeof(base) - 1), 0);
+
+        rng_state = 0x73747265616d2121ull;
+        for (unsigned i = 0; i < 8000; i++) {
+                size_t len = sizeof(base) - 1;
+                unsigned m = 1 + (unsigned)(rng() % 3);
+                int r;
+
+                memcpy(buf, base, len);
+                for (unsigned k = 0; k < m; k++) {
+                        if (rng() % 2)
+                                fuzz_mutate_with(buf, &len, max, lexer_tokens, ELEMENTSOF(lexer_tokens));
+                        else
+                                fuzz_mutate(buf, &len, max);
+                }
+                r = assert_loaders_agree(buf, len);
+                if (r == 0)
+                        taken++;
+                else if (r == -EAGAIN)
+                        left++;
+        }
+        ck_assert_uint_gt(taken, 200);
+        ck_assert_uint_gt(left, 2000);
+
+        /* A name with more digests than are scanned in place, some listed twice, and mutations of it. */
+        many = malloc(64 * 1024);
+        ck_assert_ptr_nonnull(many);
+        o = (size_t)sprintf(many, "{\"driftwatch_runtime_policy\":1,\"digests\":{\"/many\":[");
+        for (unsigned i = 0; i < 3 * DW_PMAP_INLINE_MAX_FOR_TEST; i++) {
+                char seed[32], hex[2 * DW_HASH_MAX_SIZE + 1];
+                uint8_t d[DW_HASH_MAX_SIZE];
+
+                snprintf(seed, sizeof(seed), "many %u", i % 40);
+                sha(DW_HASH_SHA256, seed, d);
+                o += (size_t)sprintf(many + o, "%s\"sha256:%s\"", i ? "," : "", dw_hex_encode(d, 32, hex));
+        }
+        o += (size_t)sprintf(many + o, "]}}");
+        ck_assert_int_eq(assert_loaders_agree(many, o), 0);
+        for (unsigned i = 0; i < 500; i++) {
+                char copy[8192];
+                size_t len = o;
+
+                ck_assert_uint_lt(o + 512, sizeof(copy));
+                memcpy(copy, many, o);
+                fuzz_mutate_with(copy, &len, sizeof(copy), lexer_tokens, ELEMENTSOF(lexer_tokens));
+                assert_loaders_agree(copy, len);
+        }
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
         Suite *s = suite_create("runtime-policy");
@@ -1772,12 +2172,12 @@ static Suite *policy_suite(void)
                 const TTest *tests[16];
         } cases[] = {
                 {"load",
-                 {test_load_errors, test_load_keys_errors, test_load_ok, test_example, test_many_digests,
-                  test_result_names}},
+                 {test_load_errors, test_stream_cases, test_load_keys_errors, test_load_ok, test_example,
+                  test_many_digests, test_result_names}},
                 {"verdicts", {test_reasons, test_digest_algorithms, test_excludes, test_ima_buf, test_judge_file}},
                 {"signatures", {test_sig_evmctl_fixtures, test_sig_keyids, test_sig_generated, test_sig_evmctl_live}},
                 {"scale", {test_real_log, test_large_policy, test_threads}},
-                {"fuzz", {test_fuzz}},
+                {"fuzz", {test_fuzz, test_fuzz_stream}},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
