@@ -11,6 +11,7 @@
 # enrolling and under load (memory per enrolled gateway), /metrics before and after. Then one paced run
 # (DW_LOAD_PACED_RATE rounds/s in total, default 1500; 0 skips it) with the largest fleet and policy gives the round
 # latency at a load below saturation. The load generator runs on the same machine, so its CPU is reported apart.
+# DW_LOAD_VERIFIER_ARGS adds options to the verifier's command line (e.g. "--set http_threads=4").
 #
 #   DW_BUILD=build bench/verifier-load.sh
 set -euo pipefail

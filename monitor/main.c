@@ -475,8 +475,14 @@ static void round_answer(struct monitor *m, struct mon_uplink_result *res)
                       "the verifier's verdict is now %s%s%s", verdict, text[0] ? ": " : "", text);
                 snprintf(m->verdict, sizeof(m->verdict), "%s", verdict);
         }
-        log_at(LOG_DEBUG, "round: %s, %" PRIu64 " IMA entries sent from %" PRIu64 "%s", verdict, res->sent.ima_entries,
-               res->sent.ima_first_index, res->sent.boot_log ? ", boot log" : "");
+        if (log_level >= MON_LOG_DEBUG) {
+                _cleanup_free_ char *evidence =
+                        json_dumps(json_object_get(json_object_get(res->answer, "report"), "evidence"), JSON_COMPACT);
+
+                log_at(LOG_DEBUG, "round: %s, %" PRIu64 " IMA entries sent from %" PRIu64 "%s; evidence %s", verdict,
+                       res->sent.ima_entries, res->sent.ima_first_index, res->sent.boot_log ? ", boot log" : "",
+                       evidence ?: "{}");
+        }
 }
 
 static void batch_answer(struct monitor *m, struct mon_uplink_result *res)

@@ -43,10 +43,10 @@ enum MHD_Result vf_api_nonce(struct vf_request *rq)
         r = vf_round_pcr_selection(g.state, g.state_size, selection, sizeof(selection));
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "the stored attestation state is unusable");
-        r = vf_random_bytes(nonce, sizeof(nonce));
+        expires = now + v->cfg->nonce_lifetime * 1000000u;
+        r = vf_nonce_make(expires, nonce);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "no randomness");
-        expires = now + v->cfg->nonce_lifetime * 1000000u;
         r = vf_nonces_issue(v->nonces, g.id, nonce, now, expires);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "out of memory");
@@ -70,6 +70,8 @@ struct evidence {
         uint8_t *nv_attest, *nv_signature, *nv_public;
         size_t nv_attest_size, nv_signature_size, nv_public_size;
         TPMS_NV_PUBLIC nv_pub;
+        /* "capabilities": the monitor's eBPF hook coverage (borrowed from the request body) */
+        json_t *coverage;
 };
 
 static void evidence_done(struct evidence *e)
@@ -165,6 +167,56 @@ static int nv_parse(json_t *body, struct evidence *e, char *why, size_t why_size
         return 0;
 }
 
+#define COVERAGE_MAX 32
+
+/* "capabilities": {"coverage": {CATEGORY: "lsm"|"fentry"|"tracepoint"|"none", ...}, ...} (optional): which eBPF
+ * hooks the monitor watches runtime drift with. Only coverage is kept, checked: at most COVERAGE_MAX categories
+ * named like event keys, each one of the four tiers. */
+static int capabilities_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
+{
+        json_t *caps = json_object_get(body, "capabilities"), *coverage, *v;
+        const char *k;
+
+        if (!caps)
+                return 0;
+        coverage = json_object_get(caps, "coverage");
+        if (!json_is_object(caps) || !json_is_object(coverage) || json_object_size(coverage) > COVERAGE_MAX) {
+                snprintf(why, why_size, "capabilities.coverage: an object of at most %d categories", COVERAGE_MAX);
+                return -EINVAL;
+        }
+        json_object_foreach(coverage, k, v)
+        {
+                const char *t = json_string_value(v);
+
+                if (!dw_event_key_valid(k) || !t ||
+                    (strcmp(t, "lsm") && strcmp(t, "fentry") && strcmp(t, "tracepoint") && strcmp(t, "none"))) {
+                        snprintf(why, why_size, "capabilities.coverage.%.40s: lsm, fentry, tracepoint or none", k);
+                        return -EINVAL;
+                }
+        }
+        e->coverage = coverage;
+        return 0;
+}
+
+/* report.evidence: which checks of this round rest on the TPM (passed now or earlier in this boot), and the
+ * monitor's eBPF coverage — reported by the monitor, covered by the signed event chain, not measured by the TPM. */
+static void evidence_report(struct vf_round_output *o, const struct evidence *e)
+{
+        static const char *const tpm_checks[] = {"quote", "boot_log",       "boot_policy", "boot_aggregate",
+                                                 "ima",   "runtime_policy", "event_chain"};
+        json_t *checks = json_object_get(o->report, "checks"), *backed = json_array();
+
+        for (size_t i = 0; backed && i < ELEMENTSOF(tpm_checks); i++) {
+                const char *c = json_string_value(json_object_get(checks, tpm_checks[i]));
+
+                if (c && (strcmp(c, "passed") == 0 || strcmp(c, "passed_earlier") == 0))
+                        json_array_append_new(backed, json_string(tpm_checks[i]));
+        }
+        json_object_set_new(o->report, "evidence",
+                            json_pack("{s:o*, s:O?, s:b}", "tpm_backed", backed, "runtime_hooks", e->coverage,
+                                      "runtime_hooks_tpm_backed", false));
+}
+
 static int evidence_parse(json_t *body, struct evidence *e, char *why, size_t why_size)
 {
         int r;
@@ -182,6 +234,8 @@ static int evidence_parse(json_t *body, struct evidence *e, char *why, size_t wh
         e->ev.boot_log = e->boot_log;
         if (r == 0)
                 r = nv_parse(body, e, why, why_size);
+        if (r == 0)
+                r = capabilities_parse(body, e, why, why_size);
         return r;
 }
 
@@ -451,6 +505,7 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "the event chain could not be judged: %s",
                                       strerror(-r));
+        evidence_report(&o, e);
         if (o.verdict == VF_STATUS_TRUSTED && token_make(v, g->id, e->nonce, &o, &token) < 0)
                 return vf_reply_error(rq, 500, "internal-error", "cannot sign the attestation result token");
         latency = vf_monotonic_usec() - start;
@@ -470,7 +525,6 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
                         .ima_from = o.ima_from,
                         .ima_to = o.ima_next_index,
                         .nonce_hex = dw_hex_encode(e->nonce, sizeof(e->nonce), nonce_hex),
-                        .token = token,
                         .latency_usec = latency,
                 },
                 v->cfg->verdict_history, &previous);
@@ -490,16 +544,15 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
 
 /* Uses the nonce: from memory, or, when it is not there (issued before a restart, forgotten), the store says
  * whether a round used it already. */
-static int nonce_use(struct verifier *v, const char *gateway_id, const uint8_t *nonce, enum vf_nonce_result *ret,
-                     uint64_t *ret_expires)
+static int nonce_use(struct verifier *v, const char *gateway_id, const uint8_t *nonce, enum vf_nonce_result *ret)
 {
         bool used;
         int r;
 
-        *ret = vf_nonces_use(v->nonces, gateway_id, nonce, vf_now_usec(), ret_expires);
+        *ret = vf_nonces_use(v->nonces, gateway_id, nonce, vf_now_usec());
         if (*ret != VF_NONCE_UNKNOWN)
                 return 0;
-        r = vf_store_nonce_used(v->store, gateway_id, nonce, NONCE_SIZE, &used);
+        r = vf_store_nonce_used(v->store, nonce, NONCE_SIZE, &used);
         if (r < 0)
                 return r;
         *ret = used ? VF_NONCE_REUSED : VF_NONCE_UNKNOWN;
@@ -514,7 +567,6 @@ enum MHD_Result vf_api_attest(struct vf_request *rq)
         _cleanup_(vf_gateway_done) struct vf_gateway g = {};
         _cleanup_(vf_round_policies_done) struct vf_round_policies pol = {};
         enum vf_nonce_result nr;
-        uint64_t expires = 0;
         char why[512];
         int r;
 
@@ -531,12 +583,12 @@ enum MHD_Result vf_api_attest(struct vf_request *rq)
         r = vf_round_policies_acquire(v, g.id, &pol, why, sizeof(why));
         if (r < 0)
                 return vf_reply_error(rq, 503, "policy-unavailable", "%s", why);
-        r = nonce_use(v, g.id, e.nonce, &nr, &expires);
+        r = nonce_use(v, g.id, e.nonce, &nr);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");
         if (nr != VF_NONCE_OK)
                 return nonce_refused(rq, nr);
         if (v->cfg->require_runtime_policy && !pol.runtime)
-                return policy_missing(rq, &g, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce), expires});
-        return round_run(rq, &g, &pol, &e, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce), expires});
+                return policy_missing(rq, &g, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce)});
+        return round_run(rq, &g, &pol, &e, &(struct vf_nonce_use){e.nonce, sizeof(e.nonce)});
 }

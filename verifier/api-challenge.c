@@ -5,8 +5,10 @@
  *                                                  else waits up to S seconds for one -> {"challenge": true|false}
  *   POST /v1/admin/gateways/{id}/challenge         an administrator asks the gateway to re-attest now
  *
- * Policy changes raise challenges too (api-admin.c). A challenge is taken by the poll that answers it; when that
- * answer cannot be sent (the gateway went away meanwhile) it is put back for the next poll. */
+ * Policy changes raise challenges too (api-admin.c). A waiting poll suspends its connection (no thread, no lock
+ * held) and is resumed by the hub when a challenge is raised, or at the end of its wait. A challenge is taken by the
+ * poll that answers it; when that answer cannot be sent (the gateway went away meanwhile) it is put back for the
+ * next poll. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,59 +18,100 @@
 #include "log.h"
 #include "util.h"
 
-struct delivered {
-        char gateway_id[65];
+/* A poll: while it waits, its connection is suspended and its waiter registered with the hub. */
+struct poll {
+        struct vf_challenge_waiter waiter;
+        uint64_t deadline; /* monotonic usec */
+        bool watching;
+        bool delivered; /* the answer carries challenge */
         struct vf_challenge challenge;
+        char gateway_id[65];
 };
 
-/* The answer carrying a challenge did not reach the gateway: the next poll gets it. */
-static void delivered_done(struct vf_request *rq, bool completed)
+static void poll_unwatch(struct vf_request *rq, struct poll *p)
 {
-        struct delivered *d = rq->on_done_data;
+        if (p->watching)
+                vf_challenges_unwatch(rq->v->challenges, &p->waiter);
+        p->watching = false;
+}
 
-        if (!completed)
-                vf_challenges_restore(rq->v->challenges, d->gateway_id, &d->challenge);
-        free(d);
+/* The request is over. An answer carrying a challenge that did not reach the gateway: the next poll gets it. */
+static void poll_done(struct vf_request *rq, bool completed)
+{
+        struct poll *p = rq->on_done_data;
+
+        poll_unwatch(rq, p);
+        if (p->delivered && !completed)
+                vf_challenges_restore(rq->v->challenges, p->gateway_id, &p->challenge);
+        free(p);
         rq->on_done_data = NULL;
 }
 
-static enum MHD_Result challenge_answer(struct vf_request *rq, const struct vf_challenge *c)
+/* Under the hub's lock: a challenge was raised for the gateway, or the hub shuts down. */
+static void poll_wake(struct vf_challenge_waiter *w)
 {
-        struct delivered *d = malloc(sizeof(*d));
+        struct vf_request *rq = w->userdata;
+
+        vf_resume(&rq->susp);
+}
+
+static enum MHD_Result poll_answer(struct vf_request *rq, struct poll *p)
+{
         char ts[32];
 
-        vf_request_log(rq, "challenge", json_true());
-        if (d) {
-                snprintf(d->gateway_id, sizeof(d->gateway_id), "%s", rq->params[0]);
-                d->challenge = *c;
-                rq->on_done = delivered_done;
-                rq->on_done_data = d;
-        }
+        vf_request_log(rq, "challenge", json_boolean(p->delivered));
+        if (!p->delivered)
+                return vf_reply_json(rq, 200, json_pack("{s:b}", "challenge", false));
         return vf_reply_json(rq, 200,
-                             json_pack("{s:b, s:s, s:s}", "challenge", true, "reason", c->reason, "requested",
-                                       vf_format_time(c->requested, ts, sizeof(ts))));
+                             json_pack("{s:b, s:s, s:s}", "challenge", true, "reason", p->challenge.reason, "requested",
+                                       vf_format_time(p->challenge.requested, ts, sizeof(ts))));
+}
+
+/* The poll's step: answer with a pending challenge, or false when the wait is up (or the verifier stops), or wait
+ * on with the connection suspended. Called again whenever it is resumed. */
+static enum MHD_Result poll_step(struct vf_request *rq)
+{
+        struct verifier *v = rq->v;
+        struct poll *p = rq->on_done_data;
+        int r;
+
+        poll_unwatch(rq, p);
+        if (vf_challenges_take(v->challenges, p->gateway_id, &p->challenge) == 0) {
+                p->delivered = true;
+                return poll_answer(rq, p);
+        }
+        if (vf_monotonic_usec() >= p->deadline || v->stopping)
+                return poll_answer(rq, p);
+        /* Suspend first, then watch: a wake may come at once, and must find the connection suspended. */
+        vf_request_suspend(rq, p->deadline, poll_step);
+        r = vf_challenges_watch(v->challenges, p->gateway_id, &p->waiter);
+        if (r == 0)
+                p->watching = true;
+        else
+                vf_resume(&rq->susp); /* pending meanwhile, or shutting down: the next step answers */
+        return MHD_YES;
 }
 
 enum MHD_Result vf_api_challenge_poll(struct vf_request *rq)
 {
-        struct verifier *v = rq->v;
         const char *arg = vf_request_arg(rq, "wait");
         uint64_t wait = VF_CHALLENGE_WAIT_DEFAULT;
-        struct vf_challenge c;
-        int r;
+        struct poll *p;
 
         if (arg && vf_parse_uint(arg, VF_CHALLENGE_WAIT_MAX, &wait) < 0)
                 return vf_reply_error(rq, 400, "invalid-argument", "wait: expected 0-%d (seconds)",
                                       VF_CHALLENGE_WAIT_MAX);
         vf_request_log(rq, "gateway", json_string(rq->params[0]));
-        if (wait == 0 || v->stopping)
-                r = vf_challenges_take(v->challenges, rq->params[0], &c);
-        else
-                r = vf_challenges_wait(v->challenges, rq->params[0], wait * 1000000u, &c);
-        if (r == 0)
-                return challenge_answer(rq, &c);
-        vf_request_log(rq, "challenge", json_false());
-        return vf_reply_json(rq, 200, json_pack("{s:b}", "challenge", false));
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
+        snprintf(p->gateway_id, sizeof(p->gateway_id), "%s", rq->params[0]);
+        p->deadline = vf_monotonic_usec() + wait * 1000000u;
+        p->waiter.wake = poll_wake;
+        p->waiter.userdata = rq;
+        rq->on_done = poll_done;
+        rq->on_done_data = p;
+        return poll_step(rq);
 }
 
 enum MHD_Result vf_api_challenge_raise(struct vf_request *rq)

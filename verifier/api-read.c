@@ -104,40 +104,85 @@ enum MHD_Result vf_api_metrics(struct vf_request *rq)
         return vf_reply_data(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
 }
 
-/* ---- Server-Sent Events -------------------------------------------------------------------------------------- */
+/* ---- Server-Sent Events ----------------------------------------------------------------------------------------
+ *
+ * A stream's connection is suspended while there is nothing to send: the hub resumes it when an event is
+ * published (vf_subscriber_notify), the timer when a keep-alive is due; libmicrohttpd then asks for data again. */
+
+struct stream {
+        struct vf_subscriber *sub;
+        struct vf_suspension susp;
+        uint64_t keepalive_at; /* monotonic usec: when the next keep-alive comment is due */
+};
+
+static void stream_wake(void *userdata)
+{
+        struct stream *st = userdata;
+
+        vf_resume(&st->susp);
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
+        static const char keepalive[] = ": keep-alive\n\n";
+        struct stream *st = cls;
+        uint64_t now = vf_monotonic_usec();
         ssize_t n;
 
         (void)pos;
-        n = vf_subscriber_read(cls, buf, max, SSE_KEEPALIVE_USEC);
+        vf_subscriber_notify_cancel(st->sub);
+        vf_suspension_done(&st->susp);
+        n = vf_subscriber_read(st->sub, buf, max);
         if (n == -ESHUTDOWN)
                 return MHD_CONTENT_READER_END_OF_STREAM;
         if (n < 0)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
-        return n;
+        if (n == 0 && now >= st->keepalive_at && max >= sizeof(keepalive) - 1) {
+                memcpy(buf, keepalive, sizeof(keepalive) - 1);
+                n = (ssize_t)(sizeof(keepalive) - 1);
+        }
+        if (n > 0) {
+                st->keepalive_at = now + SSE_KEEPALIVE_USEC;
+                return n;
+        }
+        /* Nothing to send: suspend until an event (at once if one came meanwhile) or the keep-alive is due. */
+        vf_suspend(&st->susp, st->keepalive_at);
+        vf_subscriber_notify(st->sub, stream_wake, st);
+        return 0;
 }
 
 static void stream_free(void *cls)
 {
-        vf_events_unsubscribe(cls);
+        struct stream *st = cls;
+
+        vf_subscriber_notify_cancel(st->sub);
+        vf_suspension_done(&st->susp);
+        vf_events_unsubscribe(st->sub);
+        free(st);
 }
 
 enum MHD_Result vf_api_stream(struct vf_request *rq)
 {
         const char *last = vf_request_header(rq, "Last-Event-ID");
-        struct vf_subscriber *sub;
         struct MHD_Response *resp;
+        struct stream *st;
         uint64_t last_id = 0;
 
         if (last && vf_parse_uint(last, INT64_MAX, &last_id) < 0)
                 return vf_reply_error(rq, 400, "invalid-argument", "Last-Event-ID: expected an event id");
-        if (vf_events_subscribe(rq->v->events, last ? &last_id : NULL, &sub) < 0)
+        st = calloc(1, sizeof(*st));
+        if (!st)
                 return vf_reply_error(rq, 500, "internal-error", "out of memory");
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, stream_read, sub, stream_free);
+        st->susp.conn = rq->conn;
+        st->susp.timers = rq->v->timers;
+        st->keepalive_at = vf_monotonic_usec() + SSE_KEEPALIVE_USEC;
+        if (vf_events_subscribe(rq->v->events, last ? &last_id : NULL, &st->sub) < 0) {
+                free(st);
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
+        }
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, stream_read, st, stream_free);
         if (!resp) {
-                vf_events_unsubscribe(sub);
+                stream_free(st);
                 return MHD_NO;
         }
         MHD_add_response_header(resp, "Content-Type", "text/event-stream");

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "challenge.h"
 #include "util.h"
@@ -251,73 +250,6 @@ void vf_challenges_unwatch(struct vf_challenges *h, struct vf_challenge_waiter *
         pthread_mutex_unlock(&h->lock);
 }
 
-/* ---- blocking waits ------------------------------------------------------------------------------------------ */
-
-struct blocking {
-        struct vf_challenge_waiter w; /* first: the wake callback gets it */
-        pthread_cond_t cond;
-        bool woken;
-};
-
-static void blocking_wake(struct vf_challenge_waiter *w)
-{
-        struct blocking *b = (struct blocking *)w;
-
-        b->woken = true;
-        pthread_cond_signal(&b->cond);
-}
-
-static struct timespec deadline_after(uint64_t usec)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        t.tv_sec += (time_t)(usec / 1000000u);
-        t.tv_nsec += (long)(usec % 1000000u) * 1000;
-        if (t.tv_nsec >= 1000000000) {
-                t.tv_sec++;
-                t.tv_nsec -= 1000000000;
-        }
-        return t;
-}
-
-int vf_challenges_wait(struct vf_challenges *h, const char *gateway_id, uint64_t timeout_usec, struct vf_challenge *ret)
-{
-        struct blocking b = {.w = {.wake = blocking_wake}};
-        struct timespec until = deadline_after(timeout_usec);
-        pthread_condattr_t attr;
-        int r, wr = 0;
-
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&b.cond, &attr);
-        pthread_condattr_destroy(&attr);
-        pthread_mutex_lock(&h->lock);
-        r = watch_locked(h, gateway_id, &b.w);
-        if (r == -EAGAIN)
-                r = take_locked(h, gateway_id, ret);
-        else if (r == 0) {
-                /* Woken by a raise, another poll of the same gateway may take it first: then wait on. */
-                for (;;) {
-                        if (take_locked(h, gateway_id, ret) == 0) {
-                                r = 0;
-                                break;
-                        }
-                        if (h->shutdown || wr == ETIMEDOUT) {
-                                r = h->shutdown ? -ESHUTDOWN : -ETIMEDOUT;
-                                break;
-                        }
-                        b.woken = false;
-                        while (!b.woken && wr != ETIMEDOUT)
-                                wr = pthread_cond_timedwait(&b.cond, &h->lock, &until);
-                }
-                unwatch_locked(h, &b.w);
-        }
-        pthread_mutex_unlock(&h->lock);
-        pthread_cond_destroy(&b.cond);
-        return r;
-}
-
 void vf_challenges_shutdown(struct vf_challenges *h)
 {
         pthread_mutex_lock(&h->lock);
@@ -326,14 +258,4 @@ void vf_challenges_shutdown(struct vf_challenges *h)
                 for (struct challenge_entry *e = h->buckets[i]; e; e = e->next)
                         wake_all(e);
         pthread_mutex_unlock(&h->lock);
-}
-
-bool vf_challenges_is_shutdown(struct vf_challenges *h)
-{
-        bool r;
-
-        pthread_mutex_lock(&h->lock);
-        r = h->shutdown;
-        pthread_mutex_unlock(&h->lock);
-        return r;
 }

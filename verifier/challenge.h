@@ -7,8 +7,8 @@
  *
  * At most one challenge is pending per gateway (raising another while one is pending replaces its reason and time);
  * it is delivered once: taken by the first poll that sees it. Pending challenges live in memory only. Waiters are
- * registered per gateway and woken by a callback, so the HTTP layer can block a thread on them or suspend a
- * connection; no lock is held while anyone waits. Thread-safe. */
+ * registered per gateway and woken by a callback (the HTTP layer resumes a suspended connection): no thread waits
+ * and no lock is held while a poll waits. Thread-safe. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,11 +63,5 @@ size_t vf_challenges_pending(struct vf_challenges *h);
 int vf_challenges_watch(struct vf_challenges *h, const char *gateway_id, struct vf_challenge_waiter *w);
 void vf_challenges_unwatch(struct vf_challenges *h, struct vf_challenge_waiter *w);
 
-/* Takes the gateway's challenge, waiting up to timeout_usec for one: 0 (taken), -ETIMEDOUT, or -ESHUTDOWN (at once
- * when the hub is shut down meanwhile). */
-int vf_challenges_wait(struct vf_challenges *h, const char *gateway_id, uint64_t timeout_usec,
-                       struct vf_challenge *ret);
-
-/* Wakes every waiter for good: waits end with -ESHUTDOWN, watches are refused. */
+/* Wakes every waiter for good; watches are refused from now on. */
 void vf_challenges_shutdown(struct vf_challenges *h);
-bool vf_challenges_is_shutdown(struct vf_challenges *h);

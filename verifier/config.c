@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "util.h"
@@ -114,6 +115,11 @@ static const struct key_def keys[] = {
          FIELD(max_request_size),
          0},
         {{"max_connections", "1024", "concurrent connections accepted"}, KEY_UINT, FIELD(max_connections), 65536},
+        {{"http_threads", "one per CPU, plus one",
+          "threads serving the connections (event-driven: each serves many); 0 means one per CPU, plus one"},
+         KEY_UINT,
+         FIELD(http_threads),
+         256},
         {{"verdict_history", "1000", "verdicts kept per gateway (older ones are deleted); 0 keeps all"},
          KEY_UINT,
          FIELD(verdict_history),
@@ -123,7 +129,7 @@ static const struct key_def keys[] = {
          FIELD(event_retention),
          0},
         {{"nonce_retention", "1d",
-          "nonces (used or not) are deleted this long after they expire; until then a replay is told nonce-reused"},
+          "used nonces are deleted this long after they expire; until then a replay is told nonce-reused"},
          KEY_DURATION,
          FIELD(nonce_retention),
          0},
@@ -410,6 +416,11 @@ int vf_config_finish(struct vf_config *c, char *msg, size_t msg_size)
                 return -ENOMEM;
         if (c->ek_crl && c->ek_crl[0] != '\0' && (!c->ek_ca_bundle || c->ek_ca_bundle[0] == '\0'))
                 return config_error(msg, msg_size, "ek_crl is set but ek_ca_bundle is not");
+        if (c->http_threads == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+                c->http_threads = n > 1 ? (uint64_t)MIN(n + 1, 256L) : 2;
+        }
         if (c->nonce_lifetime > 3600)
                 return config_error(msg, msg_size, "nonce_lifetime must be at most 1h");
         return 0;

@@ -38,6 +38,8 @@ struct vf_config {
         uint64_t connection_timeout;   /* seconds */
         uint64_t max_request_size;     /* bytes */
         uint64_t max_connections;
+        uint64_t http_threads; /* threads serving connections (0 in the file: one per CPU plus one, resolved by finish)
+                                */
         uint64_t verdict_history; /* verdicts kept per gateway */
         uint64_t event_retention; /* seconds runtime events are kept after their arrival */
         uint64_t nonce_retention; /* seconds nonces are remembered past their expiry */

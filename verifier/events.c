@@ -14,34 +14,32 @@ struct event {
         char *text; /* "id: N\nevent: TYPE\ndata: JSON\n\n" */
 };
 
+struct vf_subscriber {
+        struct vf_events *hub;
+        struct vf_subscriber *prev, *next; /* the hub's list */
+        uint64_t next_id;                  /* the next event this subscriber reads */
+        char *pending;                     /* the rest of an event that did not fit in the last read */
+        size_t pending_size, pending_off;
+        bool greeted; /* the opening "retry:" line was sent (so headers go out at once) */
+        void (*notify)(void *userdata);
+        void *notify_userdata;
+};
+
 struct vf_events {
         pthread_mutex_t lock;
-        pthread_cond_t cond;
         uint64_t next_id; /* of the next event published; ids start at 1 */
         struct event ring[VF_EVENTS_KEPT];
         bool shutdown;
-};
-
-struct vf_subscriber {
-        struct vf_events *hub;
-        uint64_t next_id; /* the next event this subscriber reads */
-        char *pending;    /* the rest of an event that did not fit in the last read */
-        size_t pending_size, pending_off;
-        bool greeted; /* the opening "retry:" line was sent (so headers go out at once) */
+        struct vf_subscriber *subscribers;
 };
 
 int vf_events_new(struct vf_events **ret)
 {
         struct vf_events *e = calloc(1, sizeof(*e));
-        pthread_condattr_t attr;
 
         if (!e)
                 return -ENOMEM;
         pthread_mutex_init(&e->lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&e->cond, &attr);
-        pthread_condattr_destroy(&attr);
         e->next_id = 1;
         *ret = e;
         return 0;
@@ -53,9 +51,21 @@ void vf_events_free(struct vf_events *e)
                 return;
         for (size_t i = 0; i < VF_EVENTS_KEPT; i++)
                 free(e->ring[i].text);
-        pthread_cond_destroy(&e->cond);
         pthread_mutex_destroy(&e->lock);
         free(e);
+}
+
+/* Under the lock: calls the registered subscribers that have something to read now (or all, at shutdown). */
+static void notify_locked(struct vf_events *e)
+{
+        for (struct vf_subscriber *s = e->subscribers; s; s = s->next) {
+                void (*fn)(void *) = s->notify;
+
+                if (!fn || (!e->shutdown && !s->pending && s->next_id >= e->next_id && s->greeted))
+                        continue;
+                s->notify = NULL;
+                fn(s->notify_userdata);
+        }
 }
 
 void vf_events_publish(struct vf_events *e, const char *type, json_t *data)
@@ -74,7 +84,7 @@ void vf_events_publish(struct vf_events *e, const char *type, json_t *data)
                 free(slot->text);
                 slot->id = e->next_id++;
                 slot->text = text;
-                pthread_cond_broadcast(&e->cond);
+                notify_locked(e);
         }
         pthread_mutex_unlock(&e->lock);
 }
@@ -83,7 +93,7 @@ void vf_events_shutdown(struct vf_events *e)
 {
         pthread_mutex_lock(&e->lock);
         e->shutdown = true;
-        pthread_cond_broadcast(&e->cond);
+        notify_locked(e);
         pthread_mutex_unlock(&e->lock);
 }
 
@@ -96,6 +106,10 @@ int vf_events_subscribe(struct vf_events *e, const uint64_t *last_event_id, stru
         s->hub = e;
         pthread_mutex_lock(&e->lock);
         s->next_id = last_event_id && *last_event_id < e->next_id ? *last_event_id + 1 : e->next_id;
+        s->next = e->subscribers;
+        if (s->next)
+                s->next->prev = s;
+        e->subscribers = s;
         pthread_mutex_unlock(&e->lock);
         *ret = s;
         return 0;
@@ -103,8 +117,19 @@ int vf_events_subscribe(struct vf_events *e, const uint64_t *last_event_id, stru
 
 void vf_events_unsubscribe(struct vf_subscriber *s)
 {
+        struct vf_events *e;
+
         if (!s)
                 return;
+        e = s->hub;
+        pthread_mutex_lock(&e->lock);
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                e->subscribers = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        pthread_mutex_unlock(&e->lock);
         free(s->pending);
         free(s);
 }
@@ -143,47 +168,47 @@ static int next_event_locked(struct vf_subscriber *s)
         return 0;
 }
 
-ssize_t vf_subscriber_read(struct vf_subscriber *s, char *buf, size_t max, uint64_t timeout_usec)
+ssize_t vf_subscriber_read(struct vf_subscriber *s, char *buf, size_t max)
 {
         struct vf_events *e = s->hub;
-        static const char keepalive[] = ": keep-alive\n\n";
-        struct timespec deadline;
-        int r = 0;
+        ssize_t n = 0;
 
-        if (s->pending)
-                return (ssize_t)take_pending(s, buf, max);
-        if (!s->greeted) {
+        pthread_mutex_lock(&e->lock);
+        if (e->shutdown)
+                n = -ESHUTDOWN;
+        else if (!s->greeted) {
                 static const char hello[] = "retry: 5000\n\n";
 
                 s->greeted = true;
                 if (max >= sizeof(hello) - 1) {
                         memcpy(buf, hello, sizeof(hello) - 1);
-                        return (ssize_t)(sizeof(hello) - 1);
+                        n = (ssize_t)(sizeof(hello) - 1);
                 }
-        }
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t)(timeout_usec / 1000000u);
-        deadline.tv_nsec += (long)(timeout_usec % 1000000u) * 1000;
-        if (deadline.tv_nsec >= 1000000000) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000;
-        }
-        pthread_mutex_lock(&e->lock);
-        while (!e->shutdown && s->next_id >= e->next_id && r != ETIMEDOUT)
-                r = pthread_cond_timedwait(&e->cond, &e->lock, &deadline);
-        if (e->shutdown) {
-                pthread_mutex_unlock(&e->lock);
-                return -ESHUTDOWN;
-        }
-        if (s->next_id < e->next_id && next_event_locked(s) < 0) {
-                pthread_mutex_unlock(&e->lock);
-                return -ENOMEM;
-        }
+        } else if (!s->pending && s->next_id < e->next_id && next_event_locked(s) < 0)
+                n = -ENOMEM;
         pthread_mutex_unlock(&e->lock);
-        if (s->pending)
-                return (ssize_t)take_pending(s, buf, max);
-        if (max < sizeof(keepalive) - 1)
-                return 0;
-        memcpy(buf, keepalive, sizeof(keepalive) - 1);
-        return (ssize_t)(sizeof(keepalive) - 1);
+        /* pending is the subscriber's own: only its reader touches it */
+        if (n == 0 && s->pending)
+                n = (ssize_t)take_pending(s, buf, max);
+        return n;
+}
+
+void vf_subscriber_notify(struct vf_subscriber *s, void (*fn)(void *userdata), void *userdata)
+{
+        struct vf_events *e = s->hub;
+
+        pthread_mutex_lock(&e->lock);
+        s->notify = fn;
+        s->notify_userdata = userdata;
+        notify_locked(e);
+        pthread_mutex_unlock(&e->lock);
+}
+
+void vf_subscriber_notify_cancel(struct vf_subscriber *s)
+{
+        struct vf_events *e = s->hub;
+
+        pthread_mutex_lock(&e->lock);
+        s->notify = NULL;
+        pthread_mutex_unlock(&e->lock);
 }

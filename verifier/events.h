@@ -31,6 +31,11 @@ void vf_events_shutdown(struct vf_events *e);
 int vf_events_subscribe(struct vf_events *e, const uint64_t *last_event_id, struct vf_subscriber **ret);
 void vf_events_unsubscribe(struct vf_subscriber *s);
 
-/* Copies at most max bytes of the stream into buf, waiting up to timeout_usec for an event. Returns the bytes
- * copied; when the wait timed out with nothing to send, a keep-alive comment; -ESHUTDOWN after vf_events_shutdown. */
-ssize_t vf_subscriber_read(struct vf_subscriber *s, char *buf, size_t max, uint64_t timeout_usec);
+/* Copies at most max bytes of the stream into buf, without waiting: the bytes copied, 0 when there is nothing to
+ * read now, -ESHUTDOWN after vf_events_shutdown. The stream opens with a "retry:" line. */
+ssize_t vf_subscriber_read(struct vf_subscriber *s, char *buf, size_t max);
+/* Calls fn(userdata) once, with the hub's lock held (it must not call into the hub), when there is something to read
+ * (at once when there is already) or the hub shuts down. A later call replaces the earlier registration. */
+void vf_subscriber_notify(struct vf_subscriber *s, void (*fn)(void *userdata), void *userdata);
+/* Cancels the registration: fn is not called after this returns. */
+void vf_subscriber_notify_cancel(struct vf_subscriber *s);

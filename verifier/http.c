@@ -674,6 +674,44 @@ static void route_find(struct vf_http *h, struct vf_request *rq)
         rq->route_error = path_known ? 405 : 404;
 }
 
+/* ---- suspended connections ---------------------------------------------------------------------------------- */
+
+static void suspension_deadline(struct vf_timer *t)
+{
+        vf_resume(t->userdata);
+}
+
+void vf_suspend(struct vf_suspension *s, uint64_t deadline)
+{
+        atomic_store(&s->suspended, true);
+        MHD_suspend_connection(s->conn);
+        if (deadline == 0)
+                return;
+        s->timer.fn = suspension_deadline;
+        s->timer.userdata = s;
+        if (vf_timer_arm(s->timers, &s->timer, deadline) < 0)
+                vf_resume(s); /* no timer: answer now rather than never */
+}
+
+void vf_resume(struct vf_suspension *s)
+{
+        if (atomic_exchange(&s->suspended, false))
+                MHD_resume_connection(s->conn);
+}
+
+void vf_suspension_done(struct vf_suspension *s)
+{
+        if (s->timers)
+                vf_timer_disarm(s->timers, &s->timer);
+}
+
+enum MHD_Result vf_request_suspend(struct vf_request *rq, uint64_t deadline, vf_handler on_resume)
+{
+        rq->on_resume = on_resume;
+        vf_suspend(&rq->susp, deadline);
+        return MHD_YES;
+}
+
 /* ---- the request cycle --------------------------------------------------------------------------------------- */
 
 static void request_free(struct vf_request *rq)
@@ -695,6 +733,8 @@ static struct vf_request *request_new(struct vf_http *h, struct MHD_Connection *
                 return NULL;
         rq->v = h->v;
         rq->conn = conn;
+        rq->susp.conn = conn;
+        rq->susp.timers = h->v->timers;
         rq->method = method;
         rq->start_usec = vf_monotonic_usec();
         rq->path = strdup(url);
@@ -713,7 +753,7 @@ static struct vf_request *request_new(struct vf_http *h, struct MHD_Connection *
  * there itself, with an HTML 431 (or 414). The pool (CONNECTION_MEMORY) is larger than VF_HEADERS_MAX, so that
  * everything between the two reaches us and gets a JSON error like every other refusal; only requests whose headers
  * exceed the pool still get libmicrohttpd's own answer. */
-#define CONNECTION_MEMORY (32u * 1024)
+#define CONNECTION_MEMORY (24u * 1024)
 
 static enum MHD_Result header_size_add(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -809,6 +849,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         struct vf_request *rq = *con_cls;
 
         (void)version;
+        if (rq && rq->on_resume) {
+                /* Resumed after vf_request_suspend. */
+                vf_handler resume = rq->on_resume;
+
+                rq->on_resume = NULL;
+                vf_timer_disarm(h->v->timers, &rq->susp.timer);
+                return resume(rq);
+        }
         if (!rq) {
                 enum MHD_Result r;
 
@@ -863,6 +911,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         if (!rq)
                 return;
         *con_cls = NULL;
+        vf_suspension_done(&rq->susp);
         if (rq->on_done)
                 rq->on_done(rq, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         vf_metrics_request(h->v->metrics, rq->status);
@@ -935,17 +984,20 @@ int vf_http_start(struct verifier *v, const struct vf_route *routes, size_t n_ro
         h->v = v;
         h->routes = routes;
         h->n_routes = n_routes;
-        flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_TLS |
+        /* Event-driven: http_threads threads, each with its own epoll set and its share of the connections; a
+         * waiting request suspends its connection instead of holding a thread. */
+        flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
                 MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_DUAL_STACK : 0);
         h->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, access_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                 MHD_OPTION_HTTPS_MEM_KEY, vf_pki_server_key_pem(v->pki), MHD_OPTION_HTTPS_MEM_CERT,
                 vf_pki_server_cert_pem(v->pki), MHD_OPTION_HTTPS_MEM_TRUST, vf_pki_ca_pem(v->pki),
-                MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                MHD_OPTION_NOTIFY_COMPLETED, request_completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
-                MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_END);
+                MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_THREAD_POOL_SIZE,
+                (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
+                MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+                MHD_OPTION_END);
         if (!h->daemon) {
                 snprintf(msg, msg_size, "cannot listen on %s port %" PRIu64 ": %s", cfg->listen_address, cfg->port,
                          strerror(errno ? errno : EADDRINUSE));

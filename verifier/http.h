@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The HTTPS front: libmicrohttpd (GnuTLS) with one thread per connection, HTTP/1.1 keep-alive, TLS 1.2/1.3 with
- * optional client certificates that must chain to the verifier's CA (checked in the handshake: a certificate that
- * does not is a TLS failure, not an HTTP answer), request routing, body size limits, authentication per route, JSON
- * errors and one log line per request. */
+/* The HTTPS front: libmicrohttpd (GnuTLS), event-driven (epoll, a pool of http_threads threads each serving many
+ * connections), HTTP/1.1 keep-alive, TLS 1.2/1.3 with optional client certificates that must chain to the verifier's
+ * CA (checked in the handshake: a certificate that does not is a TLS failure, not an HTTP answer), request routing,
+ * size limits, authentication per route, JSON errors and one log line per request.
+ *
+ * Handlers run on the pool's threads and must not block for long. A request that waits for something (a challenge
+ * poll, the event stream) suspends its connection instead (vf_request_suspend), holding no thread, and is resumed
+ * from any thread (vf_resume) or at its deadline. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +18,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "timer.h"
 #include "verifier.h"
 
 #define VF_SMALL_BODY_MAX (64u * 1024) /* enrollment, nonce, assignment requests */
@@ -29,6 +35,22 @@ enum vf_auth {
 
 struct vf_request;
 typedef enum MHD_Result (*vf_handler)(struct vf_request *rq);
+
+/* A connection suspended until vf_resume() (from any thread) or its deadline. */
+struct vf_suspension {
+        struct MHD_Connection *conn;
+        struct vf_timers *timers;
+        struct vf_timer timer;
+        atomic_bool suspended; /* and not resumed yet */
+};
+
+/* Suspends the connection (only from the access handler or a content reader callback) until vf_resume() or until
+ * deadline (monotonic usec; 0: none). */
+void vf_suspend(struct vf_suspension *s, uint64_t deadline);
+/* Resumes it, once (later calls until the next vf_suspend do nothing). Any thread; never blocks. */
+void vf_resume(struct vf_suspension *s);
+/* Before the suspension's memory goes: its deadline disarmed (waiting for a deadline being handled). */
+void vf_suspension_done(struct vf_suspension *s);
 
 struct vf_route {
         const char *method;
@@ -58,6 +80,9 @@ struct vf_request {
         /* called once the request is over: completed says whether the answer was sent in full */
         void (*on_done)(struct vf_request *rq, bool completed);
         void *on_done_data;
+        /* a request waiting (vf_request_suspend): on_resume answers it, or suspends it again */
+        struct vf_suspension susp;
+        vf_handler on_resume;
 };
 
 /* Answers with a JSON body (steals body). */
@@ -68,6 +93,10 @@ enum MHD_Result vf_reply_error(struct vf_request *rq, unsigned status, const cha
 /* Answers with data copied, of content_type. */
 enum MHD_Result vf_reply_data(struct vf_request *rq, unsigned status, const char *content_type, const void *data,
                               size_t size);
+/* Suspends the request's connection (from its handler, which then returns MHD_YES) until vf_resume(&rq->susp) or
+ * deadline (monotonic usec; 0: none); on_resume is then called, in place of the route's handler, to answer or to
+ * suspend again. */
+enum MHD_Result vf_request_suspend(struct vf_request *rq, uint64_t deadline, vf_handler on_resume);
 /* Queues a prepared response (an SSE stream), destroying the caller's reference. */
 enum MHD_Result vf_reply_response(struct vf_request *rq, unsigned status, struct MHD_Response *resp);
 

@@ -220,14 +220,15 @@ static void print_config(const struct vf_config *cfg)
                "nonce_lifetime = %" PRIu64 "s\nenrollment_lifetime = %" PRIu64 "s\ntoken_lifetime = %" PRIu64
                "s\nattestation_deadline = %" PRIu64 "s\nclient_cert_lifetime = %" PRIu64
                "s\nconnection_timeout = %" PRIu64 "s\nmax_request_size = %" PRIu64 "\nmax_connections = %" PRIu64
-               "\nverdict_history = %" PRIu64 "\nevent_retention = %" PRIu64 "s\nnonce_retention = %" PRIu64
-               "s\nrequire_runtime_policy = %s\n",
+               "\nhttp_threads = %" PRIu64 "\nverdict_history = %" PRIu64 "\nevent_retention = %" PRIu64
+               "s\nnonce_retention = %" PRIu64 "s\nrequire_runtime_policy = %s\n",
                cfg->state_dir, cfg->database, cfg->listen_address, cfg->port, cfg->server_names, cfg->verifier_id,
                cfg->ek_ca_bundle ?: "", cfg->ek_crl ?: "", cfg->enrollment_token_file ?: "", cfg->admin_token_file,
                cfg->read_token_file ?: "", cfg->default_group, cfg->pcr_bank, cfg->nonce_lifetime,
                cfg->enrollment_lifetime, cfg->token_lifetime, cfg->attestation_deadline, cfg->client_cert_lifetime,
-               cfg->connection_timeout, cfg->max_request_size, cfg->max_connections, cfg->verdict_history,
-               cfg->event_retention, cfg->nonce_retention, cfg->require_runtime_policy ? "yes" : "no");
+               cfg->connection_timeout, cfg->max_request_size, cfg->max_connections, cfg->http_threads,
+               cfg->verdict_history, cfg->event_retention, cfg->nonce_retention,
+               cfg->require_runtime_policy ? "yes" : "no");
 }
 
 /* ---- startup ------------------------------------------------------------------------------------------------- */
@@ -359,11 +360,14 @@ static int start(struct verifier *v)
                 r = vf_challenges_new(&v->challenges);
         if (r == 0)
                 r = vf_nonces_new(&v->nonces);
+        if (r == 0)
+                r = vf_timers_new(&v->timers);
         return r;
 }
 
 static void stop(struct verifier *v)
 {
+        vf_timers_free(v->timers);
         vf_challenges_free(v->challenges);
         vf_nonces_free(v->nonces);
         vf_policy_cache_free(v->policies);

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "nonces.h"
+#include "util.h"
 
 #define BUCKETS 4096u
 
@@ -56,6 +57,13 @@ void vf_nonces_free(struct vf_nonces *n)
                 }
         pthread_mutex_destroy(&n->lock);
         free(n);
+}
+
+int vf_nonce_make(uint64_t expires, uint8_t ret[static VF_NONCE_SIZE])
+{
+        for (int i = 0; i < 8; i++)
+                ret[i] = (uint8_t)(expires >> (56 - 8 * i));
+        return vf_random_bytes(ret + 8, VF_NONCE_SIZE - 8);
 }
 
 static struct gateway_nonces **slot_of(struct vf_nonces *n, const char *id)
@@ -120,8 +128,7 @@ out:
         return r;
 }
 
-enum vf_nonce_result vf_nonces_use(struct vf_nonces *n, const char *gateway_id, const uint8_t *nonce, uint64_t now,
-                                   uint64_t *ret_expires)
+enum vf_nonce_result vf_nonces_use(struct vf_nonces *n, const char *gateway_id, const uint8_t *nonce, uint64_t now)
 {
         enum vf_nonce_result result = VF_NONCE_UNKNOWN;
         struct gateway_nonces *g;
@@ -135,7 +142,6 @@ enum vf_nonce_result vf_nonces_use(struct vf_nonces *n, const char *gateway_id, 
                         continue;
                 result = s->used ? VF_NONCE_REUSED : s->expires < now ? VF_NONCE_EXPIRED : VF_NONCE_OK;
                 s->used = true;
-                *ret_expires = s->expires;
                 break;
         }
         pthread_mutex_unlock(&n->lock);

@@ -23,14 +23,16 @@ int vf_nonces_new(struct vf_nonces **ret);
 void vf_nonces_free(struct vf_nonces *n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vf_nonces *, vf_nonces_free);
 
+/* A new nonce, valid until expires (usec): the expiry (8 bytes, big-endian: nonces sort by it, see
+ * vf_store_nonce_used) and 24 random bytes. */
+int vf_nonce_make(uint64_t expires, uint8_t ret[static VF_NONCE_SIZE]);
 /* Remembers a nonce issued to a gateway now, valid until expires (usec). */
 int vf_nonces_issue(struct vf_nonces *n, const char *gateway_id, const uint8_t nonce[static VF_NONCE_SIZE],
                     uint64_t now, uint64_t expires);
 /* Uses a nonce, atomically (of two requests carrying it, one gets VF_NONCE_OK): VF_NONCE_OK, VF_NONCE_EXPIRED (it is
  * used up too), VF_NONCE_REUSED (used already), or VF_NONCE_UNKNOWN (not remembered: never issued to this gateway,
- * forgotten, or issued before a restart: the store knows whether it was used). *ret_expires: its expiry. */
-enum vf_nonce_result vf_nonces_use(struct vf_nonces *n, const char *gateway_id, const uint8_t *nonce, uint64_t now,
-                                   uint64_t *ret_expires);
+ * forgotten, or issued before a restart: the store knows whether it was used). */
+enum vf_nonce_result vf_nonces_use(struct vf_nonces *n, const char *gateway_id, const uint8_t *nonce, uint64_t now);
 /* Forgets a gateway's nonces (it was removed). */
 void vf_nonces_forget(struct vf_nonces *n, const char *gateway_id);
 /* Forgets the gateways whose nonces all expired before `before` (until then, evidence for an expired nonce is told

@@ -113,7 +113,7 @@ static void cached_free(struct gateway_cached *c)
         free(c);
 }
 
-void gateway_cache_drop(struct vf_store *s, const char *id)
+static void cache_drop_locked(struct vf_store *s, const char *id)
 {
         struct gateway_cached **p = cache_slot(s, id), *c = *p;
 
@@ -124,8 +124,16 @@ void gateway_cache_drop(struct vf_store *s, const char *id)
         cached_free(c);
 }
 
+void gateway_cache_drop(struct vf_store *s, const char *id)
+{
+        pthread_mutex_lock(&s->cache_lock);
+        cache_drop_locked(s, id);
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
 void gateway_cache_free(struct vf_store *s)
 {
+        /* the store is being closed: no other thread uses it */
         for (size_t i = 0; i < GATEWAY_CACHE_BUCKETS; i++)
                 while (s->gateways[i]) {
                         struct gateway_cached *c = s->gateways[i];
@@ -150,14 +158,17 @@ static int state_copy(const uint8_t *state, size_t size, uint8_t **ret)
 
 bool gateway_cache_verdicts(struct vf_store *s, const char *id, int64_t *ret)
 {
-        struct gateway_cached *c = *cache_slot(s, id);
+        struct gateway_cached *c;
 
+        pthread_mutex_lock(&s->cache_lock);
+        c = *cache_slot(s, id);
         *ret = c ? c->verdicts : -1;
+        pthread_mutex_unlock(&s->cache_lock);
         return c;
 }
 
-void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
-                         enum vf_status previous, int64_t verdicts)
+static void cache_round_locked(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
+                               enum vf_status previous, int64_t verdicts)
 {
         struct gateway_cached *c = *cache_slot(s, g->id);
         uint8_t *state;
@@ -166,7 +177,7 @@ void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const s
         if (!c)
                 return;
         if (state_copy(g->state, g->state_size, &state) < 0) {
-                gateway_cache_drop(s, g->id);
+                cache_drop_locked(s, g->id);
                 return;
         }
         free(c->g.state);
@@ -183,6 +194,14 @@ void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const s
         c->verdicts = verdicts;
 }
 
+void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const struct vf_verdict_record *v,
+                         enum vf_status previous, int64_t verdicts)
+{
+        pthread_mutex_lock(&s->cache_lock);
+        cache_round_locked(s, g, v, previous, verdicts);
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
 static int gateway_copy(const struct vf_gateway *from, struct vf_gateway *ret)
 {
         uint8_t *state;
@@ -194,27 +213,53 @@ static int gateway_copy(const struct vf_gateway *from, struct vf_gateway *ret)
         return 0;
 }
 
-int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *ret)
+/* A copy of the cached row: 0, -ENOENT when it is not cached (or -ENOMEM). */
+static int cache_get(struct vf_store *s, const char *id, struct vf_gateway *ret)
 {
         struct gateway_cached *c;
-        int r;
+        int r = -ENOENT;
 
-        STORE_LOCKED(s);
+        pthread_mutex_lock(&s->cache_lock);
         c = *cache_slot(s, id);
         if (c)
-                return gateway_copy(&c->g, ret);
-        r = gateway_get_locked(s, id, ret);
-        if (r < 0 || s->n_gateways_cached >= GATEWAY_CACHE_MAX)
-                return r;
+                r = gateway_copy(&c->g, ret);
+        pthread_mutex_unlock(&s->cache_lock);
+        return r;
+}
+
+/* Keeps a copy of a row read under the store's lock (unless one is there by now, or the cache is full). */
+static void cache_put(struct vf_store *s, const struct vf_gateway *g)
+{
+        struct gateway_cached **p, *c;
+
+        pthread_mutex_lock(&s->cache_lock);
+        p = cache_slot(s, g->id);
+        if (*p || s->n_gateways_cached >= GATEWAY_CACHE_MAX)
+                goto out;
         c = calloc(1, sizeof(*c));
-        if (!c || gateway_copy(ret, &c->g) < 0) {
+        if (!c || gateway_copy(g, &c->g) < 0) {
                 free(c);
-                return 0; /* not kept: the next read asks the database again */
+                goto out; /* not kept: the next read asks the database again */
         }
         c->verdicts = -1;
-        *cache_slot(s, id) = c; /* not there: the end of its bucket's list */
+        *p = c; /* not there: the end of its bucket's list */
         s->n_gateways_cached++;
-        return 0;
+out:
+        pthread_mutex_unlock(&s->cache_lock);
+}
+
+int vf_store_gateway_get(struct vf_store *s, const char *id, struct vf_gateway *ret)
+{
+        int r;
+
+        r = cache_get(s, id, ret);
+        if (r != -ENOENT)
+                return r;
+        STORE_LOCKED(s);
+        r = gateway_get_locked(s, id, ret);
+        if (r == 0)
+                cache_put(s, ret);
+        return r;
 }
 
 int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_hex, char ret_id[static 65])
@@ -358,7 +403,6 @@ int vf_store_gateway_delete(struct vf_store *s, const char *id)
 {
         static const char *const sql[] = {
                 "DELETE FROM verdicts WHERE gateway_id = ?1",
-                "DELETE FROM nonces WHERE gateway_id = ?1",
                 "DELETE FROM events WHERE gateway_id = ?1",
                 "DELETE FROM event_state WHERE gateway_id = ?1",
                 "DELETE FROM enrollments WHERE gateway_id = ?1",
@@ -497,17 +541,16 @@ int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct 
 
 /* ---- nonces -------------------------------------------------------------------------------------------------- */
 
-int vf_store_nonce_used(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, bool *ret)
+int vf_store_nonce_used(struct vf_store *s, const uint8_t *nonce, size_t size, bool *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
         STORE_LOCKED(s);
-        r = sql_prepare(s, "SELECT 1 FROM nonces WHERE nonce = ? AND gateway_id = ? AND used = 1", &st);
+        r = sql_prepare(s, "SELECT 1 FROM used_nonces WHERE nonce = ?", &st);
         if (r < 0)
                 return r;
         sql_bind_blob(st, 1, nonce, size);
-        sql_bind_text(st, 2, gateway_id);
         r = sql_step_row(s, st);
         if (r < 0)
                 return r;

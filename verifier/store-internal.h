@@ -13,7 +13,8 @@
 
 /* Gateways rows are kept in memory (store-gateways.c): every round reads its gateway's row twice and changes it
  * once. Whatever changes a gateways row must, under the lock, drop its copy (gateway_cache_drop), or, at the end of
- * a round only, update it once committed (gateway_cache_round). */
+ * a round only, update it once committed (gateway_cache_round). The copies have a lock of their own (cache_lock,
+ * taken inside the store's lock, never around it): a read that finds its copy does not wait for the database. */
 #define GATEWAY_CACHE_BUCKETS 4096u
 #define GATEWAY_CACHE_MAX     65536u
 
@@ -51,6 +52,7 @@ struct vf_store {
         atomic_bool checkpoint_signalled; /* asked, not done yet */
         atomic_int checkpointed;          /* WAL frames copied by the last checkpoint */
         /* copies of gateways rows (store-gateways.c) */
+        pthread_mutex_t cache_lock;
         struct gateway_cached *gateways[GATEWAY_CACHE_BUCKETS];
         size_t n_gateways_cached;
 };

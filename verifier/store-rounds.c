@@ -87,23 +87,39 @@ static int verdicts_prune(struct vf_store *s, const char *gateway_id, uint64_t k
 }
 
 /* Status and verdict time of a gateway; the status changes only when it differs (status_since kept otherwise). */
-static int status_update(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v,
-                         enum vf_status *ret_previous)
+/* The gateway's status now. */
+static int status_get(struct vf_store *s, const char *gateway_id, enum vf_status *ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *sel = NULL, *upd = NULL;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         char status[16];
+        enum vf_status k;
         int r;
 
-        r = sql_prepare(s, "SELECT status FROM gateways WHERE id = ?", &sel);
+        r = sql_prepare(s, "SELECT status FROM gateways WHERE id = ?", &st);
         if (r < 0)
                 return r;
-        sql_bind_text(sel, 1, gateway_id);
-        r = sql_step_row(s, sel);
+        sql_bind_text(st, 1, gateway_id);
+        r = sql_step_row(s, st);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -ENOENT;
-        sql_column_text(sel, 0, status, sizeof(status));
+        sql_column_text(st, 0, status, sizeof(status));
+        k = vf_status_from_name(status);
+        *ret = k < 0 ? VF_STATUS_UNKNOWN : k;
+        return 0;
+}
+
+static int status_update(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v,
+                         enum vf_status *ret_previous)
+{
+        _cleanup_stmt_ sqlite3_stmt *upd = NULL;
+        enum vf_status previous;
+        int r;
+
+        r = status_get(s, gateway_id, &previous);
+        if (r < 0)
+                return r;
         r = sql_prepare(s,
                         "UPDATE gateways SET status = ?1, last_verdict_at = ?2, status_since = CASE WHEN status = ?1 "
                         "THEN status_since ELSE ?2 END WHERE id = ?3",
@@ -116,41 +132,32 @@ static int status_update(struct vf_store *s, const char *gateway_id, const struc
         r = sql_step_done(s, upd);
         if (r < 0)
                 return r;
-        if (ret_previous) {
-                enum vf_status prev = vf_status_from_name(status);
-
-                *ret_previous = prev < 0 ? VF_STATUS_UNKNOWN : prev;
-        }
+        if (ret_previous)
+                *ret_previous = previous;
         return 0;
 }
 
 /* Records a nonce as used: -EEXIST when it was already. */
-static int nonce_record(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *n)
+static int nonce_record(struct vf_store *s, const struct vf_nonce_use *n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = sql_prepare(s, "INSERT INTO nonces (nonce, gateway_id, expires, used) VALUES (?, ?, ?, 1)", &st);
+        r = sql_prepare(s, "INSERT INTO used_nonces (nonce) VALUES (?)", &st);
         if (r < 0)
                 return r;
         sql_bind_blob(st, 1, n->nonce, n->size);
-        sql_bind_text(st, 2, gateway_id);
-        sql_bind_u64(st, 3, n->expires);
         return sql_step_done(s, st);
 }
 
-/* count (optional, in and out): the gateway's number of verdicts, -1 when unknown. */
-static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *nonce,
-                              const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous,
-                              int64_t *count)
+/* The verdict row, and history beyond keep pruned; count (optional, in and out): the gateway's number of verdicts,
+ * -1 when unknown. */
+static int verdict_append(struct vf_store *s, const char *gateway_id, const struct vf_verdict_record *v, uint64_t keep,
+                          int64_t *count)
 {
         int r;
 
-        r = nonce ? nonce_record(s, gateway_id, nonce) : 0;
-        if (r == 0)
-                r = status_update(s, gateway_id, v, ret_previous);
-        if (r == 0)
-                r = verdict_insert(s, gateway_id, v);
+        r = verdict_insert(s, gateway_id, v);
         if (r == 0 && count && *count >= 0)
                 (*count)++;
         else if (r == 0 && count && keep > 0)
@@ -160,29 +167,54 @@ static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const 
         return r;
 }
 
-static int state_update(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
-                        uint64_t now)
+static int verdict_add_locked(struct vf_store *s, const char *gateway_id, const struct vf_nonce_use *nonce,
+                              const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous,
+                              int64_t *count)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
+        r = nonce ? nonce_record(s, nonce) : 0;
+        if (r == 0)
+                r = status_update(s, gateway_id, v, ret_previous);
+        if (r == 0)
+                r = verdict_append(s, gateway_id, v, keep, count);
+        return r;
+}
+
+/* The gateway's row at the end of a round, in one statement: state and counters, status and verdict time, if the
+ * row is still as expected (-ESTALE otherwise). */
+static int round_update(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
+                        const struct vf_verdict_record *v, enum vf_status *ret_previous)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        enum vf_status previous;
+        int r;
+
+        r = status_get(s, g->id, &previous);
+        if (r < 0)
+                return r == -ENOENT ? -ESTALE : r;
         r = sql_prepare(s,
-                        "UPDATE gateways SET rounds = rounds + 1, last_round_at = ?, ima_next_index = ?, "
-                        "boot_log_required = ?, state = ? WHERE id = ? AND rounds = ? AND state IS ?",
+                        "UPDATE gateways SET rounds = rounds + 1, last_round_at = ?1, ima_next_index = ?2, "
+                        "boot_log_required = ?3, state = ?4, status = ?5, last_verdict_at = ?1, status_since = CASE "
+                        "WHEN status = ?5 THEN status_since ELSE ?1 END WHERE id = ?6 AND rounds = ?7 AND state IS ?8",
                         &st);
         if (r < 0)
                 return r;
-        sql_bind_u64(st, 1, now);
+        sql_bind_u64(st, 1, v->time);
         sql_bind_u64(st, 2, g->ima_next_index);
         sqlite3_bind_int(st, 3, g->boot_log_required);
         sql_bind_blob(st, 4, g->state, g->state_size);
-        sql_bind_text(st, 5, g->id);
-        sql_bind_u64(st, 6, expected->rounds);
-        sql_bind_blob(st, 7, expected->state, expected->state_size);
+        sql_bind_text(st, 5, vf_status_name(v->verdict));
+        sql_bind_text(st, 6, g->id);
+        sql_bind_u64(st, 7, expected->rounds);
+        sql_bind_blob(st, 8, expected->state, expected->state_size);
         r = sql_step_done(s, st);
         if (r < 0)
                 return r;
-        return sqlite3_changes(s->db) == 1 ? 0 : -ESTALE;
+        if (sqlite3_changes(s->db) != 1)
+                return -ESTALE;
+        *ret_previous = previous;
+        return 0;
 }
 
 int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
@@ -199,9 +231,11 @@ int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const 
         r = sql_begin(s);
         if (r < 0)
                 return r;
-        r = state_update(s, g, expected, v->time);
+        r = round_update(s, g, expected, v, &previous);
+        if (r == 0 && nonce)
+                r = nonce_record(s, nonce);
         if (r == 0)
-                r = verdict_add_locked(s, g->id, nonce, v, keep, &previous, cached ? &verdicts : NULL);
+                r = verdict_append(s, g->id, v, keep, cached ? &verdicts : NULL);
         r = sql_end(s, r);
         if (r < 0)
                 return r;

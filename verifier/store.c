@@ -110,11 +110,12 @@ static const char *const migrations[] = {
          * every nonce of the fleet, which the table keeps for a day: a partial index, at most 16 entries a gateway. */
         "CREATE INDEX nonces_unused ON nonces(gateway_id, expires) WHERE used = 0;",
         /* 3 -> 4: events are kept event_retention after their arrival (store-cleanup.c): found through this index
-         * without scanning the table. Unused nonces are kept in memory from now on (nonces.h): the table holds used
-         * ones only, and the index of unused ones goes. */
+         * without scanning the table. Unused nonces are kept in memory from now on (nonces.h), used ones in
+         * used_nonces: a nonce starts with its expiry, big-endian, so they are kept in time order (recording one
+         * appends) and the expired ones are a range of keys. */
         "CREATE INDEX events_received ON events(received);"
-        "DROP INDEX nonces_unused;"
-        "DELETE FROM nonces WHERE used = 0;",
+        "DROP TABLE nonces;"
+        "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY) WITHOUT ROWID;",
 };
 
 static const char *const status_names[_VF_STATUS_MAX] = {
@@ -609,6 +610,7 @@ int vf_store_open(const char *path, struct vf_store **ret, char *msg, size_t msg
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->cache_lock, NULL);
         pthread_mutex_init(&s->checkpoint_lock, NULL);
         pthread_cond_init(&s->checkpoint_cond, NULL);
         /* Every use of the connection is under s->lock: SQLite's own per-call mutex would only be taken again. */
@@ -641,6 +643,7 @@ void vf_store_close(struct vf_store *s)
         free(s->stmts);
         sqlite3_close(s->db); /* the last connection: checkpoints the whole WAL and removes it */
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->cache_lock);
         pthread_mutex_destroy(&s->checkpoint_lock);
         pthread_cond_destroy(&s->checkpoint_cond);
         free(s->path);

@@ -82,8 +82,8 @@ int vf_store_gateway_by_fingerprint(struct vf_store *s, const char *fingerprint_
  * attestation state kept). -EEXIST (with which in conflict: "ek", "ak" or "ek-in-use") when the id is enrolled with
  * another EK or AK, or the EK is enrolled under another id. */
 int vf_store_gateway_enroll(struct vf_store *s, const struct vf_gateway *g, const char **ret_conflict);
-/* Removes a gateway and everything of it (verdicts, nonces, pending enrollment, assignments, event-chain state,
- * events) in one transaction. */
+/* Removes a gateway and everything of it (verdicts, pending enrollment, assignments, event-chain state, events) in
+ * one transaction. (The nonces it used hold nothing of it: they age out.) */
 int vf_store_gateway_delete(struct vf_store *s, const char *id);
 
 /* ---- pending enrollments ----------------------------------------------------------------------------------- */
@@ -114,7 +114,9 @@ int vf_store_enrollment_take(struct vf_store *s, const char *gateway_id, struct 
 /* ---- nonces ------------------------------------------------------------------------------------------------ */
 
 /* Unused nonces are kept in memory (nonces.h); the store keeps the used ones, recorded with the verdict of the round
- * that used them, until nonce_retention after their expiry. */
+ * that used them, until nonce_retention after their expiry. A nonce starts with its expiry (vf_nonce_make): the
+ * used ones are kept in that order, so recording one appends, and the expired ones are a range of keys. A used
+ * nonce holds nothing of its gateway: it is unique by itself (24 random bytes). */
 #define VF_NONCES_OUTSTANDING 16
 
 enum vf_nonce_result {
@@ -128,18 +130,17 @@ const char *vf_nonce_result_name(enum vf_nonce_result r); /* "ok", "nonce-unknow
 
 /* A nonce used by a round: recorded (in the round's transaction) so that a replay is recognized. */
 struct vf_nonce_use {
-        const uint8_t *nonce;
+        const uint8_t *nonce; /* vf_nonce_make's layout: the expiry first */
         size_t size;
-        uint64_t expires; /* usec */
 };
 
-/* Whether a gateway's round used the nonce (recorded and not yet past retention). */
-int vf_store_nonce_used(struct vf_store *s, const char *gateway_id, const uint8_t *nonce, size_t size, bool *ret);
+/* Whether a round used the nonce (recorded and not yet past retention). */
+int vf_store_nonce_used(struct vf_store *s, const uint8_t *nonce, size_t size, bool *ret);
 
 /* ---- retention (store-cleanup.c) --------------------------------------------------------------------------------- */
 
 struct vf_cleanup {
-        uint64_t nonces_before;      /* nonces (used or not) that expired before this (usec) */
+        uint64_t nonces_before;      /* used nonces that expired before this (usec) */
         uint64_t events_before;      /* runtime events received before this */
         uint64_t enrollments_before; /* pending enrollments that expired before this */
         size_t batch;                /* rows deleted per transaction */
@@ -163,7 +164,7 @@ struct vf_verdict_record {
         const char *reasons;       /* JSON array text */
         uint64_t ima_from, ima_to; /* entries verified in this round: [from, to) */
         const char *nonce_hex;     /* may be NULL */
-        const char *token;         /* the EAR token, trusted only; may be NULL */
+        const char *token;         /* the EAR token (not kept by the daemon: it is in the answer); may be NULL */
         uint64_t latency_usec;
 };
 

@@ -17,6 +17,7 @@
 #include "pki.h"
 #include "policy-cache.h"
 #include "store.h"
+#include "timer.h"
 
 struct verifier {
         const struct vf_config *cfg;
@@ -28,6 +29,7 @@ struct verifier {
         struct vf_policy_cache *policies;
         struct vf_challenges *challenges;
         struct vf_nonces *nonces; /* issued, not used yet */
+        struct vf_timers *timers; /* deadlines of suspended connections */
         char *admin_token;        /* never NULL once started */
         char *read_token;         /* NULL: the read API takes the admin token only */
         char *enrollment_token;   /* NULL: enrollment without a bootstrap token */

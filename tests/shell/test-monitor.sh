@@ -119,6 +119,7 @@ RuntimeDirectory=$TMP/m-run
 RequoteIntervalSec=${1:-3}
 RequoteJitterSec=0
 RuntimePolicy=$TMP/policy.json
+LogLevel=debug
 
 [Verifier]
 URL=$URL
@@ -161,6 +162,9 @@ test_trusted_then_drift() {
         assert_eq "the first round makes the gateway trusted" 0 $?
         assert_grep "the boot event log is read at start and replays to the TPM's PCRs 0-7" \
                 "boot event log: [0-9]+ events replay to the TPM's PCRs 0-7 \(sha256\)" "$TMP/m.log"
+        assert_grep "each round carries the eBPF coverage; the verifier says what was TPM-backed and what not" \
+                'evidence \{"tpm_backed":\["quote",[^]]*"ima","runtime_policy"[^]]*\],"runtime_hooks":\{[^}]*"exec":"(lsm|fentry|tracepoint)"[^}]*\},"runtime_hooks_tpm_backed":false\}' \
+                "$TMP/m.log"
         assert_grep "the start is an alert with its MESSAGE_ID" \
                 "ALERT monitor_started \[b2ea9dae9bb342bb9c38d426b5942c82\]" "$TMP/m.log"
 

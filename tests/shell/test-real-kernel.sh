@@ -300,6 +300,9 @@ if [ "$HAVE_BPF" = 1 ]; then
                 "ALERT drift_exec .*path=/opt/drift/unknown-tool .*tier=lsm" "$KERN_WORK/m.log"
         assert_eq "... and the verifier has the event, with the tier" "lsm" \
                 "$(api "$URL/v1/events?gateway=$GW&kind=drift_exec" | jq -r '[.events[] | select(.fields.path == "/opt/drift/unknown-tool")][0].fields.tier')"
+        assert_grep "... and each round's verdict records the tier (not TPM-backed) beside the TPM-backed checks" \
+                'evidence \{"tpm_backed":\["quote",[^]]*\],"runtime_hooks":\{"exec":"lsm"[^}]*\},"runtime_hooks_tpm_backed":false\}' \
+                "$KERN_WORK/m.log"
 fi
 
 # ---- a violation (a file read while open for writing) ------------------------------------------------------------------

@@ -72,8 +72,8 @@ test_config() {
         for key in state_dir database listen_address port server_names verifier_id ek_ca_bundle ek_crl \
                 enrollment_token_file admin_token_file read_token_file default_group pcr_bank nonce_lifetime \
                 enrollment_lifetime token_lifetime attestation_deadline client_cert_lifetime connection_timeout \
-                max_request_size max_connections verdict_history event_retention nonce_retention require_runtime_policy \
-                log_level; do
+                max_request_size max_connections http_threads verdict_history event_retention nonce_retention \
+                require_runtime_policy log_level; do
                 grep -q "^  $key " "$TMP/out" || fail "--help does not list the key $key"
                 grep -q "^| \`$key\` " "$DW_SRCDIR/docs/verifier.md" || fail "docs/verifier.md does not document $key"
         done

@@ -304,6 +304,8 @@ wait_for() {
 
 assert_eq "the schema has version 4 (events_received index)" "4 1" \
         "$(db 'SELECT version FROM schema_version') $(db "SELECT count(*) FROM sqlite_master WHERE name = 'events_received'")"
+assert_eq "used nonces are kept in order of expiry (the key starts with it)" 1 \
+        "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'used_nonces' AND sql LIKE '%WITHOUT ROWID%'")"
 assert_eq "events kept so far" 12 "$(db "SELECT count(*) FROM events WHERE gateway_id = 'gw1'")"
 sleep 1
 start_verifier --set event_retention=3s --set nonce_retention=1s --set nonce_lifetime=2s
@@ -318,7 +320,7 @@ wait_for "... for event_retention (3 s), then deleted by the periodic cleanup" "
 assert_eq "... while the event-chain state stays: the next batch follows on" "200 ok 16" \
         "$(record 1 >/dev/null; post "$E/batch-14.json")"
 attest "a round (nonce_lifetime 2 s)" 0 "$T" --save-request "$TMP/req.json"
-nonce_row="SELECT count(*) FROM nonces WHERE nonce = x'$(jq -r .nonce "$TMP/req.json")' AND used = 1"
+nonce_row="SELECT count(*) FROM used_nonces WHERE nonce = x'$(jq -r .nonce "$TMP/req.json")'"
 assert_eq "its nonce is recorded as used" 1 "$(db "$nonce_row")"
 gc gw1 "$T" post-attest "$TMP/req.json"
 assert_eq "... so its replay is refused: nonce-reused" nonce-reused "$(jq -r .error "$TMP/out")"
@@ -336,14 +338,15 @@ attest "a round (verdicts, a used nonce)" 0 "$T"
 assert_eq "a batch (events)" "200 ok 18" "$(record 1 >/dev/null; post "$E/batch-16.json")"
 gw1_rows() {
         db "SELECT (SELECT count(*) FROM gateways WHERE id = 'gw1') || ' ' || (SELECT count(*) FROM verdicts WHERE
-            gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM nonces WHERE gateway_id = 'gw1') || ' ' || (SELECT
-            count(*) FROM events WHERE gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM event_state WHERE
-            gateway_id = 'gw1')"
+            gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM events WHERE gateway_id = 'gw1') || ' ' || (SELECT
+            count(*) FROM event_state WHERE gateway_id = 'gw1') || ' ' || (SELECT count(*) FROM assignments WHERE
+            target = 'gw1')"
 }
-assert_eq "gw1 has a row, verdicts, nonces, events and an event-chain state" "1 true true 2 1" \
-        "$(gw1_rows | awk '{ print $1, ($2 > 0 ? "true" : "false"), ($3 > 0 ? "true" : "false"), $4, $5 }')"
+api -X PUT -d '{"runtime": "base"}' "$URL/v1/admin/gateways/gw1/policies" >/dev/null
+assert_eq "gw1 has a row, verdicts, events, an event-chain state and an assignment" "1 true 2 1 1" \
+        "$(gw1_rows | awk '{ print $1, ($2 > 0 ? "true" : "false"), $3, $4, $5 }')"
 assert_eq "DELETE /v1/admin/gateways/gw1" removed "$(api -X DELETE "$URL/v1/admin/gateways/gw1" | jq -r .status)"
-assert_eq "... removes its row, verdicts, nonces, events and event-chain state" "0 0 0 0 0" "$(gw1_rows)"
+assert_eq "... removes its row, verdicts, events, event-chain state and assignment" "0 0 0 0 0" "$(gw1_rows)"
 assert_eq "... its events are no longer served" 0 "$(api "$URL/v1/events?gateway=gw1" | jq '.events | length')"
 assert_eq "deleting it again: 404 unknown-gateway" unknown-gateway \
         "$(api -X DELETE "$URL/v1/admin/gateways/gw1" | jq -r .error)"
