@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "policy-sign.h"
 #include "log.h"
 #include "round.h"
 #include "util.h"
@@ -42,6 +43,46 @@ static enum vf_policy_kind kind_param(struct vf_request *rq)
         return vf_policy_kind_from_name(rq->params[0]);
 }
 
+/* policy_signing_keys: the uploaded runtime policy must carry a valid enveloped signature by one of the keys. 0, or
+ * -EPERM with why (unsigned, changed after signing, by a key not trusted here, malformed), -ENOMEM. */
+static int signature_check(struct verifier *v, const char *body, size_t size, char *why, size_t why_size)
+{
+        _cleanup_(json_decrefp) json_t *doc = json_loadb(body, size, JSON_REJECT_DUPLICATES, NULL);
+        enum dw_policy_sig_verdict best = DW_POLICY_SIG_UNSIGNED;
+        char first_why[300] = "";
+
+        if (!doc)
+                return -ENOMEM; /* validated just before: it parses */
+        for (size_t i = 0; i < v->n_policy_keys; i++) {
+                struct dw_policy_error err = {};
+                enum dw_policy_sig_verdict verdict;
+                char w[300] = "";
+                int r;
+
+                r = dw_policy_verify(doc, v->policy_keys[i], &verdict, w, sizeof(w), &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        snprintf(why, why_size, "the signature cannot be checked: %s", err.msg);
+                        return -EPERM;
+                }
+                if (verdict == DW_POLICY_SIG_VALID)
+                        return 0;
+                /* The most telling refusal: changed after signing > malformed > another key > unsigned. */
+                if (verdict == DW_POLICY_SIG_MISMATCH ||
+                    (verdict == DW_POLICY_SIG_MALFORMED && best != DW_POLICY_SIG_MISMATCH) ||
+                    (verdict == DW_POLICY_SIG_WRONG_KEY && best == DW_POLICY_SIG_UNSIGNED) || !first_why[0]) {
+                        best = verdict;
+                        snprintf(first_why, sizeof(first_why), "%s", w);
+                }
+        }
+        snprintf(why, why_size,
+                 "this verifier requires runtime policies signed by one of its %zu policy signing "
+                 "keys: %s (%s)",
+                 v->n_policy_keys, dw_policy_sig_verdict_name(best), first_why);
+        return -EPERM;
+}
+
 enum MHD_Result vf_api_policy_add(struct vf_request *rq)
 {
         struct verifier *v = rq->v;
@@ -58,6 +99,15 @@ enum MHD_Result vf_api_policy_add(struct vf_request *rq)
                 return vf_reply_error(rq, 500, "internal-error", "out of memory");
         if (r < 0)
                 return vf_reply_error(rq, 400, "invalid-policy", "%s", why);
+        if (kind == VF_POLICY_RUNTIME && v->n_policy_keys > 0) {
+                r = signature_check(v, (const char *)rq->body, rq->body_size, why, sizeof(why));
+                if (r == -ENOMEM)
+                        return vf_reply_error(rq, 500, "internal-error", "out of memory");
+                if (r < 0) {
+                        admin_log("policy-refused", json_pack("{s:s, s:s}", "name", name, "reason", why));
+                        return vf_reply_error(rq, 403, "policy-signature-invalid", "%s", why);
+                }
+        }
         r = vf_store_policy_add(v->store, kind, name, (const char *)rq->body, rq->body_size, &version);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "database error");

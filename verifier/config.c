@@ -78,6 +78,12 @@ static const struct key_def keys[] = {
          KEY_PATH,
          FIELD(read_token_file),
          0},
+        {{"policy_signing_keys", "",
+          "PEM public keys of the admins who sign runtime policies; when set, an uploaded runtime policy must carry "
+          "a valid signature (meta.signature, docs/runtime-policy.md) by one of them"},
+         KEY_PATH,
+         FIELD(policy_signing_keys),
+         0},
         {{"default_group", "default", "group a gateway belongs to when enrolled"}, KEY_NAME, FIELD(default_group), 0},
         {{"pcr_bank", "sha256",
           "PCR bank of newly enrolled gateways: their quotes cover PCRs 0-10 of it, and IMA is replayed in it"},

@@ -27,6 +27,7 @@ struct vf_config {
         char *enrollment_token_file;
         char *admin_token_file;
         char *read_token_file;
+        char *policy_signing_keys; /* PEM public keys; set: runtime policy uploads must be signed by one */
         char *default_group;
         char *pcr_bank;
         enum dw_hash_alg bank;         /* pcr_bank, parsed */

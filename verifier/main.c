@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "api.h"
 #include "fileio.h"
@@ -331,6 +333,37 @@ static int ek_trust_load(struct verifier *v)
         return 0;
 }
 
+/* policy_signing_keys: every public key of the PEM file (at least one). */
+static int policy_keys_load(struct verifier *v)
+{
+        const char *path = v->cfg->policy_signing_keys;
+        BIO *bio;
+        EVP_PKEY *key;
+
+        if (!is_set(path))
+                return 0;
+        bio = BIO_new_file(path, "r");
+        if (!bio)
+                return startup_error("policy_signing_keys %s: cannot read", path);
+        while ((key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL))) {
+                EVP_PKEY **k = realloc(v->policy_keys, (v->n_policy_keys + 1) * sizeof(*k));
+
+                if (!k) {
+                        EVP_PKEY_free(key);
+                        break;
+                }
+                v->policy_keys = k;
+                v->policy_keys[v->n_policy_keys++] = key;
+        }
+        BIO_free(bio);
+        ERR_clear_error(); /* the end of the file reads as an error */
+        if (v->n_policy_keys == 0)
+                return startup_error("policy_signing_keys %s: no PEM public key in it", path);
+        vf_log(VF_LOG_INFO, "policy-signing", "runtime policy uploads must be signed by one of %zu keys",
+               v->n_policy_keys);
+        return 0;
+}
+
 static int start(struct verifier *v)
 {
         const struct vf_config *cfg = v->cfg;
@@ -343,6 +376,8 @@ static int start(struct verifier *v)
         r = tokens_load(v);
         if (r == 0)
                 r = ek_trust_load(v);
+        if (r == 0)
+                r = policy_keys_load(v);
         if (r < 0)
                 return r;
         r = vf_store_open(cfg->database, &v->store, msg, sizeof(msg));
@@ -376,6 +411,9 @@ static void stop(struct verifier *v)
         vf_pki_free(v->pki);
         vf_store_close(v->store);
         dw_ek_trust_free(v->ek_trust);
+        for (size_t i = 0; i < v->n_policy_keys; i++)
+                EVP_PKEY_free(v->policy_keys[i]);
+        free(v->policy_keys);
         free(v->admin_token);
         free(v->read_token);
         free(v->enrollment_token);

@@ -5,6 +5,8 @@
  * and the pending challenges. Created by main() before the HTTPS server starts, read by every request thread. */
 
 #include <stdatomic.h>
+
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,6 +35,8 @@ struct verifier {
         char *admin_token;        /* never NULL once started */
         char *read_token;         /* NULL: the read API takes the admin token only */
         char *enrollment_token;   /* NULL: enrollment without a bootstrap token */
+        EVP_PKEY **policy_keys;   /* policy_signing_keys; NULL: unsigned runtime policies are accepted */
+        size_t n_policy_keys;
         atomic_bool stopping;
 };
 

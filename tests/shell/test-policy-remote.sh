@@ -63,3 +63,35 @@ assert_exit "an unreachable verifier (exit 2)" 2 "$DW" policy push --verifier "h
 assert_exit "a bad policy name (exit 2)" 2 "$DW" policy push "${remote[@]}" --name '../x' "$TMP/p1.json"
 assert_exit "assign needs --gateway or --group (exit 2)" 2 "$DW" policy assign "${remote[@]}" --name base
 assert_exit "a bad version (exit 2)" 2 "$DW" policy assign "${remote[@]}" --group default --name base --version 0
+
+# ---- a verifier that requires signed runtime policies -------------------------------------------------------------
+kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/admin.key" 2>/dev/null
+openssl pkey -in "$TMP/admin.key" -pubout -out "$TMP/admin.pub" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/other.key" 2>/dev/null
+rm -f "$TMP/v.port"
+"$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
+        --set "policy_signing_keys=$TMP/admin.pub" 2>>"$TMP/v.log" &
+VPID=$!
+for _ in $(seq 200); do [ -s "$TMP/v.port" ] && break; sleep 0.05; done
+URL=https://127.0.0.1:$(cat "$TMP/v.port")
+remote=(--verifier "$URL" --ca "$CA" --token-file "$TOKEN")
+
+"$DW" policy sign --key "$TMP/admin.key" -o "$TMP/signed.json" "$TMP/p1.json" >/dev/null 2>&1
+assert_exit "a policy signed by the admin key is accepted" 0 "$DW" policy push "${remote[@]}" --name signed \
+        "$TMP/signed.json"
+assert_exit "an unsigned policy is refused (exit 1)" 1 "$DW" policy push "${remote[@]}" --name signed "$TMP/p1.json"
+assert_eq "... 403 policy-signature-invalid" policy-signature-invalid "$(jq -r .error "$TMP/out")"
+assert_grep "... saying it is unsigned" unsigned "$TMP/out"
+jq '.digests |= with_entries(.value = ["sha256:" + ("0" * 64)])' "$TMP/signed.json" >"$TMP/tampered.json"
+assert_exit "a signed policy changed after signing is refused" 1 "$DW" policy push "${remote[@]}" --name signed \
+        "$TMP/tampered.json"
+assert_grep "... as changed after signing" mismatch "$TMP/out"
+"$DW" policy sign --key "$TMP/other.key" -o "$TMP/other.json" "$TMP/p1.json" >/dev/null 2>&1
+assert_exit "a policy signed by another key is refused" 1 "$DW" policy push "${remote[@]}" --name signed \
+        "$TMP/other.json"
+assert_grep "... naming the reason" wrong_key "$TMP/out"
+assert_eq "only the signed upload was stored" 1 "$(api "$URL/v1/admin/policies" | jq '.runtime.signed.latest')"
+printf '{"driftwatch_boot_policy": 1, "pcrs": {}}' >"$TMP/boot.json"
+assert_eq "boot policies are not concerned" 201 "$(api -o /dev/null -w '%{http_code}' -X POST \
+        --data-binary "@$TMP/boot.json" "$URL/v1/admin/policies/boot/fw")"
