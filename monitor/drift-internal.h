@@ -28,14 +28,14 @@ struct drift_load_options {
         pid_t self;               /* the monitor's pid: its own activity is not drift */
         const char *const *protected_paths;
         size_t n_protected_paths;
-        bool quiet; /* the probe: nothing is logged */
+        bool quiet; /* the probe (--probe): nothing is logged, and every tier is probed (at start, only those needed) */
 };
 
 struct drift_programs;
 
-/* Probes each tier, then loads and attaches, for each category, the programs of the best tier allowed that the
- * kernel takes. report (zeroed by the caller) is filled in every case. Returns 0 and *ret (which may hold no
- * program at all: the report says why), or -ENOMEM. */
+/* Probes the tiers (all with quiet, else best first and only as far as needed), then loads and attaches, for each
+ * category, the programs of the best tier allowed that the kernel takes. report (zeroed by the caller) is filled in
+ * every case. Returns 0 and *ret (which may hold no program at all: the report says why), or -ENOMEM. */
 int drift_programs_load(const struct drift_load_options *o, struct drift_programs **ret,
                         struct mon_drift_report *report);
 /* The ring buffer map. */

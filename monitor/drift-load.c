@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Loading the drift programs: which tiers this kernel allows (each probed with the smallest program of its kind,
- * bpf/drift-probe.bpf.c), then, per concern (exec, tamper, kernel; one skeleton each), the programs of the best
- * allowed tier for each category, falling back a tier when the kernel refuses to load or attach them. The maps the
- * programs share (ring buffer, counters, protected prefixes and inodes, scratch) are created here once and handed
- * to every skeleton. Everything that is not covered, and why, goes into the report. */
+ * bpf/drift-probe.bpf.c; at start only when a category needs it, best tier first, so that a lower tier is not probed
+ * once the better ones cover every category it could serve), then, per concern (exec, tamper, kernel; one skeleton
+ * each), the programs of the best allowed tier for each category, falling back a tier when the kernel refuses to load
+ * or attach them. The maps the programs share (ring buffer, counters, protected prefixes and inodes, scratch) are
+ * created here once and handed to every skeleton. Everything that is not covered, and why, goes into the report. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -362,10 +363,15 @@ static const char *errno_text(int err, char *buf, size_t size)
         return buf;
 }
 
-/* Loads and attaches the probe program of one tier; 0 or a negative errno, *ret_attach says which step failed. */
+/* Loads and attaches the probe program of one tier; 0 or a negative errno, *ret_attach says which step failed. The
+ * tracepoint tier loads a tracepoint program but attaches a raw tracepoint: attaching a tracepoint program makes
+ * libbpf read the event's id in tracefs, and IMA's tcb policy measures that read (a measurement the allowlist would
+ * have to exclude); a raw tracepoint attaches by name (BPF_RAW_TRACEPOINT_OPEN), without tracefs. That tracefs is
+ * mounted is checked apart (tiers_probe_one()). */
 static int probe_tier(enum mon_drift_tier t, bool *ret_attach)
 {
-        static const char *const names[] = {"probe_lsm", "probe_fentry", "probe_tracepoint"};
+        static const char *const load[] = {"probe_lsm", "probe_fentry", "probe_tracepoint"};
+        static const char *const attach[] = {"probe_lsm", "probe_fentry", "probe_raw_tracepoint"};
         struct drift_probe *s = drift_probe__open();
         struct bpf_program *p, *want = NULL;
         struct bpf_link *link;
@@ -376,10 +382,10 @@ static int probe_tier(enum mon_drift_tier t, bool *ret_attach)
                 return -errno;
         bpf_object__for_each_program(p, s->obj)
         {
-                bool on = strcmp(bpf_program__name(p), names[t]) == 0;
+                const char *name = bpf_program__name(p);
 
-                bpf_program__set_autoload(p, on);
-                if (on)
+                bpf_program__set_autoload(p, strcmp(name, load[t]) == 0 || strcmp(name, attach[t]) == 0);
+                if (strcmp(name, attach[t]) == 0)
                         want = p;
         }
         r = drift_probe__load(s);
@@ -408,52 +414,90 @@ static void append(char *buf, size_t size, const char *fmt, ...)
         va_end(ap);
 }
 
-static void tiers_probe(const struct kernel_facts *k, unsigned allowed, struct mon_drift_report *rep)
+/* The tiers: probed all at once (--probe), or one by one as the loader first asks for each (at start). */
+struct tiers {
+        const struct kernel_facts *k;
+        unsigned allowed; /* Drift.Tiers=, a bit per tier */
+        unsigned probed;
+        struct mon_drift_report *rep;
+};
+
+static void tiers_probe_one(struct tiers *tiers, enum mon_drift_tier t)
 {
         static const char *const what[] = {"a BPF LSM program", "an fentry program", "a tracepoint program"};
+        const struct kernel_facts *k = tiers->k;
+        struct mon_drift_report *rep = tiers->rep;
+        char *reason = rep->tiers[t].reason;
+        size_t size = sizeof(rep->tiers[t].reason);
+        bool attach = false;
         char e[96];
+        int r;
 
-        for (enum mon_drift_tier t = 0; t < _MON_DRIFT_TIER_MAX; t++) {
-                char *reason = rep->tiers[t].reason;
-                size_t size = sizeof(rep->tiers[t].reason);
-                bool attach;
-                int r;
-
+        tiers->probed |= 1u << t;
+        if (t == MON_DRIFT_TIER_TRACEPOINT && !k->tracefs && k->root) {
+                /* The probe attaches without tracefs, the tracepoint programs cannot. */
+                r = -ENOENT;
+                attach = true;
+        } else
                 r = probe_tier(t, &attach);
-                rep->tiers[t].available = r == 0;
-                reason[0] = '\0';
-                if (r == 0)
-                        append(reason, size, "%s loads and attaches", what[t]);
-                else
-                        append(reason, size, "the kernel refused to %s %s: %s", attach ? "attach" : "load", what[t],
-                               errno_text(-r, e, sizeof(e)));
-                if (r < 0 && !k->root)
-                        append(reason, size,
-                               "; not running as root (BPF needs CAP_BPF and CAP_PERFMON, or "
-                               "CAP_SYS_ADMIN)");
-                if (r < 0 && !k->btf)
-                        append(reason, size,
-                               "; the kernel has no BTF (%s, CONFIG_DEBUG_INFO_BTF): programs cannot "
-                               "be relocated (CO-RE)",
-                               BTF_VMLINUX);
-                if (r < 0 && strcmp(k->lockdown, "confidentiality") == 0)
-                        append(reason, size,
-                               "; kernel lockdown is in confidentiality mode: BPF may not read kernel "
-                               "memory");
-                if (t == MON_DRIFT_TIER_LSM && k->bpf_lsm == 0)
-                        append(reason, size, "; bpf is not in the active LSM list (%s): boot with lsm=%s,bpf",
-                               k->lsm_list, k->lsm_list);
-                else if (t == MON_DRIFT_TIER_LSM && r < 0 && k->bpf_lsm == 1 && k->root && k->btf)
-                        append(reason, size,
-                               "; bpf is in the active LSM list (%s), so the platform or a security "
-                               "policy forbids BPF LSM programs",
-                               k->lsm_list);
-                if (t == MON_DRIFT_TIER_TRACEPOINT && !k->tracefs)
-                        append(reason, size, "; tracefs is not mounted (%s)", TRACEFS);
-                if (t == MON_DRIFT_TIER_LSM && r == 0 && k->bpf_lsm == 0)
-                        rep->tiers[t].available = false; /* loads, but the hooks never run */
-                if (rep->tiers[t].available && !(allowed & (1u << t)))
-                        append(reason, size, "; not used: Drift.Tiers= does not allow it");
+        rep->tiers[t].available = r == 0;
+        reason[0] = '\0';
+        if (r == 0)
+                append(reason, size, "%s loads and attaches", what[t]);
+        else
+                append(reason, size, "the kernel refused to %s %s: %s", attach ? "attach" : "load", what[t],
+                       errno_text(-r, e, sizeof(e)));
+        if (r < 0 && !k->root)
+                append(reason, size,
+                       "; not running as root (BPF needs CAP_BPF and CAP_PERFMON, or "
+                       "CAP_SYS_ADMIN)");
+        if (r < 0 && !k->btf)
+                append(reason, size,
+                       "; the kernel has no BTF (%s, CONFIG_DEBUG_INFO_BTF): programs cannot "
+                       "be relocated (CO-RE)",
+                       BTF_VMLINUX);
+        if (r < 0 && strcmp(k->lockdown, "confidentiality") == 0)
+                append(reason, size,
+                       "; kernel lockdown is in confidentiality mode: BPF may not read kernel "
+                       "memory");
+        if (t == MON_DRIFT_TIER_LSM && k->bpf_lsm == 0)
+                append(reason, size, "; bpf is not in the active LSM list (%s): boot with lsm=%s,bpf", k->lsm_list,
+                       k->lsm_list);
+        else if (t == MON_DRIFT_TIER_LSM && r < 0 && k->bpf_lsm == 1 && k->root && k->btf)
+                append(reason, size,
+                       "; bpf is in the active LSM list (%s), so the platform or a security "
+                       "policy forbids BPF LSM programs",
+                       k->lsm_list);
+        if (t == MON_DRIFT_TIER_TRACEPOINT && !k->tracefs)
+                append(reason, size, "; tracefs is not mounted (%s)", TRACEFS);
+        if (t == MON_DRIFT_TIER_LSM && r == 0 && k->bpf_lsm == 0)
+                rep->tiers[t].available = false; /* loads, but the hooks never run */
+        if (rep->tiers[t].available && !(tiers->allowed & (1u << t)))
+                append(reason, size, "; not used: Drift.Tiers= does not allow it");
+}
+
+/* Whether tier t is allowed and available, probing it the first time it is asked for. */
+static bool tiers_usable(struct tiers *tiers, enum mon_drift_tier t)
+{
+        if (!(tiers->allowed & (1u << t)))
+                return false;
+        if (!(tiers->probed & (1u << t)))
+                tiers_probe_one(tiers, t);
+        return tiers->rep->tiers[t].available;
+}
+
+/* After loading: what the tiers never asked for say so. */
+static void tiers_finish(struct tiers *tiers)
+{
+        for (enum mon_drift_tier t = 0; t < _MON_DRIFT_TIER_MAX; t++) {
+                if (tiers->probed & (1u << t))
+                        continue;
+                tiers->rep->tiers[t].available = false;
+                snprintf(tiers->rep->tiers[t].reason, sizeof(tiers->rep->tiers[t].reason), "%s",
+                         !(tiers->allowed & (1u << t))
+                                 ? "not probed: Drift.Tiers= does not allow it"
+                                 : "not probed: better tiers cover every category it could serve (--probe probes "
+                                   "every tier)");
         }
 }
 
@@ -529,16 +573,18 @@ static const struct prog_def *prog_find(const struct concern *c, const char *nam
         return NULL;
 }
 
-/* The best allowed tier below or at `from` that has programs for category cat in concern c. */
-static enum mon_drift_tier tier_for(const struct concern *c, enum mon_drift_category cat, unsigned usable,
+/* The best allowed and available tier below or at `from` that has programs for category cat in concern c; a tier
+ * is probed only when it has programs for cat and no better tier was had. */
+static enum mon_drift_tier tier_for(const struct concern *c, enum mon_drift_category cat, struct tiers *tiers,
                                     enum mon_drift_tier from)
 {
         for (enum mon_drift_tier t = from; t < _MON_DRIFT_TIER_MAX; t++) {
-                if (!(usable & (1u << t)))
-                        continue;
-                for (size_t i = 0; i < c->n_progs; i++)
-                        if (c->progs[i].tier == t && (c->progs[i].cats & CAT(cat)))
-                                return t;
+                bool has = false;
+
+                for (size_t i = 0; i < c->n_progs && !has; i++)
+                        has = c->progs[i].tier == t && (c->progs[i].cats & CAT(cat));
+                if (has && tiers_usable(tiers, t))
+                        return t;
         }
         return MON_DRIFT_TIER_NONE;
 }
@@ -587,7 +633,7 @@ static void note(struct concern_state *st, enum mon_drift_category cat, const ch
 }
 
 /* Category cat goes down from tier t, noting why. */
-static void demote(const struct concern *c, struct concern_state *st, unsigned usable, enum mon_drift_category cat,
+static void demote(const struct concern *c, struct concern_state *st, struct tiers *tiers, enum mon_drift_category cat,
                    const char *why)
 {
         enum mon_drift_tier t = st->want[cat];
@@ -595,11 +641,11 @@ static void demote(const struct concern *c, struct concern_state *st, unsigned u
         if (t == MON_DRIFT_TIER_NONE)
                 return;
         note(st, cat, "%s: %s", mon_drift_tier_name(t), why);
-        st->want[cat] = tier_for(c, cat, usable, t + 1);
+        st->want[cat] = tier_for(c, cat, tiers, t + 1);
 }
 
 /* A program the kernel refused: its categories go down a tier, or, on tracepoints, it alone is dropped. */
-static void refuse(const struct concern *c, struct concern_state *st, unsigned usable, const struct prog_def *d,
+static void refuse(const struct concern *c, struct concern_state *st, struct tiers *tiers, const struct prog_def *d,
                    const char *why)
 {
         char name[96];
@@ -614,7 +660,7 @@ static void refuse(const struct concern *c, struct concern_state *st, unsigned u
         }
         for (enum mon_drift_category cat = 0; cat < _MON_DRIFT_CATEGORY_MAX; cat++)
                 if ((d->cats & CAT(cat)) && st->want[cat] == d->tier)
-                        demote(c, st, usable, cat, why);
+                        demote(c, st, tiers, cat, why);
 }
 
 static void links_free(struct loaded *l)
@@ -714,7 +760,7 @@ static int concern_attach(const struct concern *c, struct loaded *l, const struc
 }
 
 /* After a failed load: loads each wanted program alone to find those the kernel refuses. Returns how many. */
-static size_t concern_isolate(const struct concern *c, struct concern_state *st, unsigned usable,
+static size_t concern_isolate(const struct concern *c, struct concern_state *st, struct tiers *tiers,
                               const struct kernel_facts *k, pid_t self, const int fds[_MAP_MAX])
 {
         const struct prog_def *refused[64];
@@ -740,19 +786,19 @@ static size_t concern_isolate(const struct concern *c, struct concern_state *st,
         for (size_t i = 0; i < n; i++) {
                 snprintf(why, sizeof(why), "the kernel refused to load %s: %s", refused[i]->name,
                          errno_text(-errs[i], e, sizeof(e)));
-                refuse(c, st, usable, refused[i], why);
+                refuse(c, st, tiers, refused[i], why);
         }
         return n;
 }
 
 /* Loads concern c, falling back as the kernel refuses programs; st says what each category got. */
-static int concern_load(const struct concern *c, unsigned usable, const struct kernel_facts *k, pid_t self,
+static int concern_load(const struct concern *c, struct tiers *tiers, const struct kernel_facts *k, pid_t self,
                         const int fds[_MAP_MAX], struct loaded *l, struct concern_state *st)
 {
         char e[96], why[200];
 
         for (enum mon_drift_category cat = 0; cat < _MON_DRIFT_CATEGORY_MAX; cat++)
-                st->want[cat] = tier_for(c, cat, usable, 0);
+                st->want[cat] = tier_for(c, cat, tiers, 0);
         for (int attempt = 0; attempt < 8; attempt++) {
                 const struct prog_def *failed = NULL;
                 int r;
@@ -772,10 +818,10 @@ static int concern_load(const struct concern *c, unsigned usable, const struct k
                 if (failed) {
                         snprintf(why, sizeof(why), "the kernel refused to attach %s: %s", failed->name,
                                  errno_text(-r, e, sizeof(e)));
-                        refuse(c, st, usable, failed, why);
+                        refuse(c, st, tiers, failed, why);
                         continue;
                 }
-                if (concern_isolate(c, st, usable, k, self, fds) > 0)
+                if (concern_isolate(c, st, tiers, k, self, fds) > 0)
                         continue;
                 /* Each program loads alone but not all together: give up the best tier in use. */
                 snprintf(why, sizeof(why), "the kernel refused to load the %s programs: %s", c->name,
@@ -787,7 +833,7 @@ static int concern_load(const struct concern *c, unsigned usable, const struct k
                                 top = MIN(top, st->want[cat]);
                         for (enum mon_drift_category cat = 0; cat < _MON_DRIFT_CATEGORY_MAX; cat++)
                                 if (st->want[cat] == top)
-                                        demote(c, st, usable, cat, why);
+                                        demote(c, st, tiers, cat, why);
                 }
         }
         return 0;
@@ -949,7 +995,7 @@ int drift_programs_load(const struct drift_load_options *o, struct drift_program
 {
         _cleanup_(drift_programs_freep) struct drift_programs *p = NULL;
         struct kernel_facts k;
-        unsigned usable = 0;
+        struct tiers tiers = {.k = &k, .allowed = o->tiers, .rep = report};
         char e[96];
         int r;
 
@@ -958,10 +1004,9 @@ int drift_programs_load(const struct drift_load_options *o, struct drift_program
         for (enum mon_drift_category cat = 0; cat < _MON_DRIFT_CATEGORY_MAX; cat++)
                 report->coverage[cat].tier = MON_DRIFT_TIER_NONE;
         kernel_facts(&k);
-        tiers_probe(&k, o->tiers, report);
-        for (enum mon_drift_tier t = 0; t < _MON_DRIFT_TIER_MAX; t++)
-                if (report->tiers[t].available && (o->tiers & (1u << t)))
-                        usable |= 1u << t;
+        if (o->quiet) /* --probe: every tier, allowed or not */
+                for (enum mon_drift_tier t = 0; t < _MON_DRIFT_TIER_MAX; t++)
+                        tiers_probe_one(&tiers, t);
 
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -972,6 +1017,9 @@ int drift_programs_load(const struct drift_load_options *o, struct drift_program
                         snprintf(report->coverage[cat].blind, sizeof(report->coverage[cat].blind),
                                  "not covered: the kernel refused to create the BPF maps: %s",
                                  errno_text(-r, e, sizeof(e)));
+                for (enum mon_drift_tier t = 0; t < _MON_DRIFT_TIER_MAX; t++)
+                        (void)tiers_usable(&tiers, t);
+                tiers_finish(&tiers);
                 *ret = TAKE_PTR(p);
                 return 0;
         }
@@ -980,11 +1028,12 @@ int drift_programs_load(const struct drift_load_options *o, struct drift_program
         for (size_t i = 0; i < ELEMENTSOF(concerns); i++) {
                 struct concern_state st = {};
 
-                r = concern_load(&concerns[i], usable, &k, o->self, p->maps, &p->loaded[i], &st);
+                r = concern_load(&concerns[i], &tiers, &k, o->self, p->maps, &p->loaded[i], &st);
                 if (r < 0)
                         return r;
                 coverage_add(&concerns[i], &p->loaded[i], &st, &k, report);
         }
+        tiers_finish(&tiers);
         coverage_finish(report);
         *ret = TAKE_PTR(p);
         return 0;
