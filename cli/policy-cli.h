@@ -44,3 +44,4 @@ int cli_policy_import_keylime(int argc, char **argv);
 int cli_policy_export_keylime(int argc, char **argv);
 int cli_policy_push(int argc, char **argv);
 int cli_policy_assign(int argc, char **argv);
+int cli_policy_impact(int argc, char **argv);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* driftwatch policy push|assign: a runtime policy to the verifier's admin API (docs/protocol.md, "Admin API"), and
- * which gateways or groups follow it. HTTPS pinned to the verifier's CA, the admin token from a file (never from the
- * command line, where `ps` would show it). */
+/* driftwatch policy push|assign|impact: a runtime policy to the verifier's admin API (docs/protocol.md, "Admin API"),
+ * which gateways or groups follow it, and what a policy would make of them before it is pushed. HTTPS pinned to the
+ * verifier's CA, the admin token from a file (never from the command line, where `ps` would show it). */
 
 #include <getopt.h>
 #include <string.h>
@@ -16,11 +16,16 @@
 #define ANSWER_MAX (1u << 20)
 #define BODY_MAX   (256u * 1024 * 1024)
 
+#define SCOPE_MAX 1024
+
 struct remote_args {
         const char *verifier, *ca, *token_file;
-        const char *name, *gateway, *group, *version;
+        const char *name, *gateway, *group, *version, *ref;
         const char *policy;
         bool json;
+        /* every --gateway and --group given (impact) */
+        const char *gateways[SCOPE_MAX], *groups[SCOPE_MAX];
+        size_t n_gateways, n_groups;
 };
 
 struct answer {
@@ -83,9 +88,10 @@ static bool name_valid(const char *s)
                strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* One request; prints the answer (JSON as is with --json, else one line) and returns 0 on 2xx, 1 on a refusal, 2 on
- * a transport error. */
-static int request(const struct remote_args *a, const char *method, const char *path, const char *body, size_t len)
+/* One request: 0 with the HTTP status and the answer (malloc'd, NUL-terminated), or EXIT_BAD_INPUT (printed) when
+ * there is no answer. */
+static int request_raw(const struct remote_args *a, const char *method, const char *path, const char *body, size_t len,
+                       long *ret_status, char **ret_answer)
 {
         _cleanup_(curl_easy_cleanupp) CURL *c = curl_easy_init();
         _cleanup_(curl_slist_freep) struct curl_slist *h = NULL;
@@ -135,9 +141,24 @@ static int request(const struct remote_args *a, const char *method, const char *
                 return cli_error("%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         }
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        *ret_status = status;
+        *ret_answer = ans.data ?: strdup("");
+        return *ret_answer ? 0 : cli_error("out of memory");
+}
+
+/* One request; prints the answer (JSON as is with --json, else one line) and returns 0 on 2xx, 1 on a refusal, 2 on
+ * a transport error. */
+static int request(const struct remote_args *a, const char *method, const char *path, const char *body, size_t len)
+{
+        _cleanup_free_ char *answer = NULL;
+        long status = 0;
+        int r;
+
+        r = request_raw(a, method, path, body, len, &status, &answer);
+        if (r != 0)
+                return r;
         if (a->json || status < 200 || status >= 300)
-                printf("%s\n", ans.data ? ans.data : "");
-        free(ans.data);
+                printf("%s\n", answer);
         if (status < 200 || status >= 300) {
                 fprintf(stderr, "driftwatch: %s %s: HTTP %ld\n", method, path, status);
                 return EXIT_NEGATIVE;
@@ -153,7 +174,25 @@ static void remote_help(const char *verb)
                        "Checks POLICY as the verifier will, then uploads it as a new version of runtime policy NAME\n"
                        "(default: the policy's meta.name). Gateways following NAME's latest version use it at\n"
                        "their next round (the verifier challenges them to run one at once).\n");
-        else
+        else if (strcmp(verb, "impact") == 0) {
+                printf("Usage: driftwatch policy impact --verifier URL --token-file FILE [--ca CA.pem]\n"
+                       "       (POLICY [--name NAME] | --ref NAME[@VERSION]) [--gateway ID]... [--group GROUP]... "
+                       "[--json]\n"
+                       "A dry run: what POLICY (a file, signed or not), or a stored version, would make of the\n"
+                       "gateways at their next round, judged by the verifier against the IMA entries it holds of\n"
+                       "their current boot. Without --gateway/--group: the gateways a push of POLICY as the next\n"
+                       "version of NAME (default: its meta.name) would affect. Nothing is changed.\n\n"
+                       "  --gateway ID        a gateway in scope (repeatable)\n"
+                       "  --group GROUP       the gateways an assignment to GROUP would affect (repeatable)\n"
+                       "  --ref NAME[@V]      a stored version (default: the latest) instead of a file\n");
+                printf("\n  --verifier URL      https://HOST:PORT of driftwatch-verifier\n"
+                       "  --token-file FILE   the admin token (the verifier's admin.token)\n"
+                       "  --ca CA.pem         the verifier's CA (its state directory's ca.pem); default: the system's\n"
+                       "  --json              print the verifier's answer\n\n"
+                       "Exit status: 0 no gateway in scope would be untrusted, 1 some would, 2 bad input or a\n"
+                       "failed request.\n");
+                return;
+        } else
                 printf("Usage: driftwatch policy assign --verifier URL --token-file FILE [--ca CA.pem]\n"
                        "       (--gateway ID | --group GROUP) --name NAME [--version N] [--json]\n"
                        "Makes a gateway or a group follow runtime policy NAME: its latest version, or version N.\n");
@@ -166,7 +205,17 @@ static void remote_help(const char *verb)
 
 static int remote_parse(const char *verb, int argc, char **argv, struct remote_args *a)
 {
-        enum { ARG_VERIFIER = 0x100, ARG_CA, ARG_TOKEN, ARG_NAME, ARG_GATEWAY, ARG_GROUP, ARG_VERSION, ARG_JSON };
+        enum {
+                ARG_VERIFIER = 0x100,
+                ARG_CA,
+                ARG_TOKEN,
+                ARG_NAME,
+                ARG_GATEWAY,
+                ARG_GROUP,
+                ARG_VERSION,
+                ARG_JSON,
+                ARG_REF
+        };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verifier", required_argument, NULL, ARG_VERIFIER},
@@ -177,6 +226,7 @@ static int remote_parse(const char *verb, int argc, char **argv, struct remote_a
                 {"group", required_argument, NULL, ARG_GROUP},
                 {"version", required_argument, NULL, ARG_VERSION},
                 {"json", no_argument, NULL, ARG_JSON},
+                {"ref", required_argument, NULL, ARG_REF},
                 {},
         };
         int c;
@@ -201,10 +251,17 @@ static int remote_parse(const char *verb, int argc, char **argv, struct remote_a
                         a->name = optarg;
                         break;
                 case ARG_GATEWAY:
-                        a->gateway = optarg;
+                        if (a->n_gateways == SCOPE_MAX)
+                                return cli_error("%s: at most %d --gateway", verb, SCOPE_MAX);
+                        a->gateway = a->gateways[a->n_gateways++] = optarg;
                         break;
                 case ARG_GROUP:
-                        a->group = optarg;
+                        if (a->n_groups == SCOPE_MAX)
+                                return cli_error("%s: at most %d --group", verb, SCOPE_MAX);
+                        a->group = a->groups[a->n_groups++] = optarg;
+                        break;
+                case ARG_REF:
+                        a->ref = optarg;
                         break;
                 case ARG_VERSION:
                         a->version = optarg;
@@ -273,7 +330,7 @@ static int policy_assign(int argc, char **argv)
         r = remote_parse("assign", argc, argv, &a);
         if (r != 0)
                 return r;
-        if (!!a.gateway == !!a.group)
+        if (!!a.gateway == !!a.group || a.n_gateways + a.n_groups > 1)
                 return cli_error("assign: one of --gateway ID or --group GROUP");
         if (!a.name)
                 return cli_error("assign: --name NAME is required");
@@ -295,6 +352,167 @@ static int policy_assign(int argc, char **argv)
                 printf("%s %s follows runtime policy '%s' (%s)\n", a.gateway ? "gateway" : "group",
                        a.gateway ?: a.group, a.name, a.version ? a.version : "latest version");
         return r;
+}
+
+/* ---- impact ------------------------------------------------------------------------------------------------- */
+
+static int impact_body(const struct remote_args *a, char **ret)
+{
+        _cleanup_(json_decrefp) json_t *body = json_object(), *doc = NULL;
+        json_t *scope, *list;
+        json_error_t jerr;
+        int r;
+
+        if (!body)
+                return cli_error("out of memory");
+        if (a->ref) {
+                _cleanup_free_ char *name = strdup(a->ref);
+                char *at = name ? strchr(name, '@') : NULL, *end;
+                long version = 0;
+
+                if (!name)
+                        return cli_error("out of memory");
+                if (at) {
+                        *at = '\0';
+                        version = strtol(at + 1, &end, 10);
+                        if (*end || version < 1)
+                                return cli_error("impact: --ref NAME@VERSION wants a version number ≥ 1, not '%s'",
+                                                 at + 1);
+                }
+                if (!name_valid(name))
+                        return cli_error("impact: '%s' is not a policy name (1-64 of A-Z a-z 0-9 . _ -)", name);
+                json_object_set_new(body, "ref",
+                                    version ? json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version)
+                                            : json_pack("{s:s}", "name", name));
+        } else {
+                r = policy_load_doc(a->policy, &doc); /* refused here, with its position, as push does */
+                if (r != 0)
+                        return r;
+                json_decref(TAKE_PTR(doc));
+                doc = json_load_file(a->policy, JSON_REJECT_DUPLICATES, &jerr); /* sent as written */
+                if (!doc)
+                        return cli_error("%s: line %d, column %d: %s", a->policy, jerr.line, jerr.column, jerr.text);
+                json_object_set_new(body, "policy", TAKE_PTR(doc));
+                if (a->name)
+                        json_object_set_new(body, "name", json_string(a->name));
+        }
+        if (a->n_gateways + a->n_groups > 0) {
+                scope = json_object();
+                json_object_set_new(body, "scope", scope);
+                list = json_array();
+                json_object_set_new(scope, "gateways", list);
+                for (size_t i = 0; i < a->n_gateways; i++) {
+                        if (!name_valid(a->gateways[i]))
+                                return cli_error("impact: '%s' is not a gateway id", a->gateways[i]);
+                        json_array_append_new(list, json_string(a->gateways[i]));
+                }
+                list = json_array();
+                json_object_set_new(scope, "groups", list);
+                for (size_t i = 0; i < a->n_groups; i++) {
+                        if (!name_valid(a->groups[i]))
+                                return cli_error("impact: '%s' is not a group name", a->groups[i]);
+                        json_array_append_new(list, json_string(a->groups[i]));
+                }
+        }
+        *ret = json_dumps(body, JSON_COMPACT);
+        return *ret ? 0 : cli_error("out of memory");
+}
+
+/* One line for a gateway whose verdict changes (or stays untrusted). */
+static void impact_print_gateway(json_t *g)
+{
+        const char *id = json_string_value(json_object_get(g, "id"));
+        const char *current = json_string_value(json_object_get(g, "current"));
+        const char *predicted = json_string_value(json_object_get(g, "predicted"));
+        json_t *failures = json_object_get(g, "failures"), *f = json_array_get(failures, 0);
+        size_t more = json_array_size(failures) + (size_t)json_integer_value(json_object_get(g, "failures_omitted"));
+        size_t other = json_array_size(json_object_get(g, "other_sticky")) +
+                       (size_t)json_integer_value(json_object_get(g, "other_sticky_omitted"));
+
+        if (!id || !current || !predicted)
+                return;
+        if (strcmp(current, predicted) == 0 && strcmp(predicted, "untrusted") != 0)
+                return;
+        if (strcmp(current, predicted) == 0)
+                printf("%s: stays untrusted", id);
+        else
+                printf("%s: %s -> %s", id, current, predicted);
+        if (f && strcmp(predicted, "untrusted") == 0) {
+                const char *digest = json_string_value(json_object_get(f, "digest"));
+
+                printf(": %s%s%s %s (entry %" JSON_INTEGER_FORMAT ")",
+                       json_string_value(json_object_get(f, "path")) ?: "", digest ? " " : "", digest ?: "",
+                       json_string_value(json_object_get(f, "reason")) ?: "",
+                       json_integer_value(json_object_get(f, "index")));
+                if (more > 1)
+                        printf(", and %zu more", more - 1);
+        }
+        if (other > 0 && strcmp(predicted, "untrusted") == 0)
+                printf("%s%zu other sticky failure%s", f ? "; " : ": ", other, other == 1 ? "" : "s");
+        if (strcmp(json_string_value(json_object_get(g, "evidence")) ?: "", "complete") != 0)
+                printf(" [evidence of this boot incomplete: not judged again]");
+        putchar('\n');
+}
+
+static int policy_impact(int argc, char **argv)
+{
+        _cleanup_(json_decrefp) json_t *answer = NULL;
+        _cleanup_free_ char *body = NULL, *text = NULL;
+        struct remote_args a;
+        json_t *summary, *g;
+        json_error_t jerr;
+        long status = 0;
+        size_t i;
+        int r;
+
+        r = remote_parse("impact", argc, argv, &a);
+        if (r != 0)
+                return r;
+        if (!a.policy == !a.ref)
+                return cli_error("impact: give a policy file or --ref NAME[@VERSION]");
+        if (a.ref && a.name)
+                return cli_error("impact: --name goes with a policy file, not with --ref");
+        if (a.version)
+                return cli_error("impact: --version: use --ref NAME@VERSION");
+        r = impact_body(&a, &body);
+        if (r != 0)
+                return r;
+        r = request_raw(&a, "POST", "/v1/admin/policies/runtime/impact", body, strlen(body), &status, &text);
+        if (r != 0)
+                return r;
+        if (status < 200 || status >= 300) {
+                answer = json_loads(text, 0, NULL);
+                fprintf(stderr, "driftwatch: impact: HTTP %ld: %s%s%s\n", status,
+                        json_string_value(json_object_get(answer, "error")) ?: "",
+                        json_object_get(answer, "detail") ? ": " : "",
+                        json_string_value(json_object_get(answer, "detail")) ?: text);
+                return EXIT_BAD_INPUT;
+        }
+        answer = json_loads(text, 0, &jerr);
+        summary = json_object_get(answer, "summary");
+        if (!json_is_object(summary))
+                return cli_error("impact: the verifier's answer is not an impact report: %.200s", text);
+        if (a.json)
+                printf("%s\n", text);
+        else {
+                json_array_foreach(json_object_get(answer, "gateways"), i, g) impact_print_gateway(g);
+                printf("%s: %" JSON_INTEGER_FORMAT " gateway%s: %" JSON_INTEGER_FORMAT
+                       " turn untrusted, %" JSON_INTEGER_FORMAT " turn trusted, %" JSON_INTEGER_FORMAT
+                       " unchanged; %" JSON_INTEGER_FORMAT " untrusted after\n",
+                       json_string_value(json_object_get(json_object_get(answer, "policy"), "id")) ?: "policy",
+                       json_integer_value(json_object_get(summary, "gateways")),
+                       json_integer_value(json_object_get(summary, "gateways")) == 1 ? "" : "s",
+                       json_integer_value(json_object_get(summary, "turn_untrusted")),
+                       json_integer_value(json_object_get(summary, "turn_trusted")),
+                       json_integer_value(json_object_get(summary, "unchanged")),
+                       json_integer_value(json_object_get(summary, "untrusted")));
+        }
+        return json_integer_value(json_object_get(summary, "untrusted")) > 0 ? EXIT_NEGATIVE : 0;
+}
+
+int cli_policy_impact(int argc, char **argv)
+{
+        return policy_impact(argc, argv);
 }
 
 int cli_policy_push(int argc, char **argv)

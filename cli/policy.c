@@ -36,6 +36,7 @@ static void policy_help(void)
                "       driftwatch policy export-keylime [--lossy] -o KEYLIME.json POLICY\n"
                "       driftwatch policy push --verifier URL --token-file F [--ca CA] [--name N] POLICY\n"
                "       driftwatch policy assign --verifier URL --token-file F (--gateway ID|--group G) --name N\n"
+               "       driftwatch policy impact --verifier URL --token-file F [--gateway ID]... [--group G]... POLICY\n"
                "\n"
                "check: judge every entry of an IMA measurement list against a runtime policy, as the verifier\n"
                "does (template digests are checked too). validate: load a policy and summarize it. The others\n"
@@ -350,6 +351,7 @@ int cli_policy_main(int argc, char **argv)
                 {"export-keylime", cli_policy_export_keylime},
                 {"push", cli_policy_push},
                 {"assign", cli_policy_assign},
+                {"impact", cli_policy_impact},
         };
 
         return cli_dispatch("policy", verbs, ELEMENTSOF(verbs), policy_help, argc, argv);

@@ -120,6 +120,7 @@ uint32_t dw_round_state_acknowledge(struct dw_round_state *s, uint64_t through_r
                 cleared = s->sticky_count;
                 s->sticky_count = 0;
                 s->sticky_last_round = 0;
+                s->epoch_runtime_count = 0;
                 s->n_sticky = 0;
                 memset(s->sticky, 0, sizeof(s->sticky));
                 return cleared;
@@ -128,6 +129,9 @@ uint32_t dw_round_state_acknowledge(struct dw_round_state *s, uint64_t through_r
          * cleared with the kept ones they came with, i.e. only when everything up to sticky_last_round is. */
         for (uint32_t i = 0; i < s->n_sticky; i++) {
                 if (s->sticky[i].round <= through_round) {
+                        if (s->sticky[i].kind == DW_ROUND_RUNTIME_POLICY && s->sticky[i].epoch == s->reboots &&
+                            s->epoch_runtime_count > 0)
+                                s->epoch_runtime_count--;
                         cleared++;
                         continue;
                 }
@@ -155,7 +159,8 @@ static bool state_ok(const struct dw_round_state *s)
 {
         if (s->ima_bank < 0 || s->ima_bank >= _DW_HASH_ALG_MAX || s->ima_rule < -1 ||
             s->ima_rule >= _DW_IMA_BANK_RULE_MAX || s->last_verdict < 0 || s->last_verdict >= _DW_ROUND_VERDICT_MAX ||
-            s->n_sticky > DW_ROUND_STICKY_MAX || s->n_sticky > s->sticky_count)
+            s->n_sticky > DW_ROUND_STICKY_MAX || s->n_sticky > s->sticky_count ||
+            s->epoch_runtime_count > s->sticky_count)
                 return false;
         for (uint32_t i = 0; i < s->n_sticky; i++)
                 if (!reason_ok(&s->sticky[i]))
@@ -245,6 +250,7 @@ int dw_round_state_serialize(const struct dw_round_state *s, uint8_t **ret_buf, 
                 w_bytes(&w, s->ima_pcr[rule], bank_size);
         w_uint(&w, s->sticky_count, 4);
         w_uint(&w, s->sticky_last_round, 8);
+        w_uint(&w, s->epoch_runtime_count, 4); /* version 2 */
         w_uint(&w, s->n_sticky, 1);
         for (uint32_t i = 0; i < s->n_sticky; i++) {
                 const struct dw_round_reason *r = &s->sticky[i];
@@ -252,6 +258,7 @@ int dw_round_state_serialize(const struct dw_round_state *s, uint8_t **ret_buf, 
                 w_uint(&w, (uint64_t)r->kind, 1);
                 w_uint(&w, (r->sticky ? 1u : 0u) | (r->earlier ? 2u : 0u), 1);
                 w_uint(&w, r->round, 8);
+                w_uint(&w, r->epoch, 8); /* version 2 */
                 w_uint(&w, (uint64_t)r->index, 8);
                 w_str(&w, r->path);
                 w_str(&w, r->digest);
@@ -337,7 +344,7 @@ static void r_str(struct reader *r, char *out, size_t size)
         out[n] = '\0';
 }
 
-static int read_payload(struct reader *r, struct dw_round_state *s, struct dw_error *err)
+static int read_payload(struct reader *r, unsigned version, struct dw_round_state *s, struct dw_error *err)
 {
         uint64_t bank, verdict, flags;
         int8_t rule;
@@ -372,8 +379,11 @@ static int read_payload(struct reader *r, struct dw_round_state *s, struct dw_er
                 r_copy(r, s->ima_pcr[i], dw_hash_alg_size(s->ima_bank));
         s->sticky_count = (uint32_t)r_uint(r, 4);
         s->sticky_last_round = r_uint(r, 8);
+        /* Version 1 did not tell the epochs apart: its runtime failures are of an unknown epoch (never re-judged). */
+        s->epoch_runtime_count = version >= 2 ? (uint32_t)r_uint(r, 4) : 0;
         s->n_sticky = (uint32_t)r_uint(r, 1);
-        if (r->bad || s->n_sticky > DW_ROUND_STICKY_MAX || s->n_sticky > s->sticky_count)
+        if (r->bad || s->n_sticky > DW_ROUND_STICKY_MAX || s->n_sticky > s->sticky_count ||
+            s->epoch_runtime_count > s->sticky_count)
                 return dw_error_set(err, EBADMSG, 0, r->pos, "state blob: bad sticky failure count");
         for (uint32_t i = 0; i < s->n_sticky; i++) {
                 struct dw_round_reason *x = &s->sticky[i];
@@ -386,6 +396,7 @@ static int read_payload(struct reader *r, struct dw_round_state *s, struct dw_er
                 x->sticky = rflags & 1;
                 x->earlier = rflags & 2;
                 x->round = r_uint(r, 8);
+                x->epoch = version >= 2 ? r_uint(r, 8) : DW_ROUND_EPOCH_UNKNOWN;
                 x->index = (int64_t)r_uint(r, 8);
                 r_str(r, x->path, sizeof(x->path));
                 r_str(r, x->digest, sizeof(x->digest));
@@ -413,7 +424,7 @@ int dw_round_state_deserialize(const uint8_t *buf, size_t size, struct dw_round_
         if (size < BLOB_HEADER + BLOB_CHECK || memcmp(buf, BLOB_MAGIC, 4) != 0)
                 return dw_error_set(err, EBADMSG, 0, 0, "not a driftwatch round state (%zu bytes)", size);
         version = (uint16_t)(buf[4] | buf[5] << 8);
-        if (version != DW_ROUND_STATE_VERSION)
+        if (version < 1 || version > DW_ROUND_STATE_VERSION)
                 return dw_error_set(err, version > DW_ROUND_STATE_VERSION ? EOPNOTSUPP : EBADMSG, 0, 4,
                                     "round state version %u (this build reads %u)", version, DW_ROUND_STATE_VERSION);
         payload = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
@@ -425,7 +436,7 @@ int dw_round_state_deserialize(const uint8_t *buf, size_t size, struct dw_round_
         if (memcmp(check, buf + size - BLOB_CHECK, BLOB_CHECK) != 0)
                 return dw_error_set(err, EBADMSG, 0, size - BLOB_CHECK, "round state checksum mismatch (damaged)");
         r = (struct reader){.buf = buf + BLOB_HEADER, .len = payload};
-        k = read_payload(&r, &s, err);
+        k = read_payload(&r, version, &s, err);
         if (k < 0)
                 return k;
         *ret = s;
@@ -482,6 +493,7 @@ struct round {
         uint32_t sticky_new;       /* sticky failures of this round, listed or omitted */
         struct dw_round_reason overflow;
         const struct dw_tpm_pcr_value *ima_pcr; /* the quoted PCR 10 of the state's bank */
+        uint64_t round;                         /* the number of the round reasons are found in */
 };
 
 static struct dw_round_reason *reason_add(struct round *rd, enum dw_round_reason_kind kind, bool sticky, int64_t index)
@@ -500,7 +512,8 @@ static struct dw_round_reason *reason_add(struct round *rd, enum dw_round_reason
         *r = (struct dw_round_reason){
                 .kind = kind,
                 .sticky = sticky,
-                .round = rd->st->rounds,
+                .round = rd->round,
+                .epoch = rd->st->reboots,
                 .index = index,
         };
         return r;
@@ -661,6 +674,7 @@ static void new_epoch(struct round *rd)
         st->ima_rule = -1;
         st->ima_next_index = 0;
         st->ima_violations = 0;
+        st->epoch_runtime_count = 0; /* the pending ones are of an earlier epoch from now on */
         memset(st->ima_pcr, 0, sizeof(st->ima_pcr));
         st->boot_verified = false;
 }
@@ -1048,25 +1062,15 @@ static int check_boot_aggregate(struct round *rd, const struct dw_ima_entry *e)
         return 0;
 }
 
-static int judge_entry(struct round *rd, const struct dw_ima_entry *e)
+/* The runtime policy's judgement of one consumed entry (not boot_aggregate): a sticky reason when it rejects it. The
+ * same for the round and for a re-judge (dw_round_rejudge). */
+static int judge_runtime(struct round *rd, const struct dw_runtime_policy *policy, const struct dw_ima_entry *e)
 {
-        const struct dw_runtime_policy *policy = rd->expect->runtime_policy;
         struct dw_policy_verdict v = {};
         struct dw_round_reason *r;
         const char *name;
         int k;
 
-        if (entry_is_boot_aggregate(e))
-                return check_boot_aggregate(rd, e);
-        if (e->index == 0) {
-                r = reason_add(rd, DW_ROUND_BOOT_AGGREGATE, true, 0);
-                entry_path(e, r->path, sizeof(r->path));
-                entry_digest(r, e);
-                reason_msg(r, "entry 0 is not boot_aggregate: the kernel always writes that first");
-                rd->res->checks.boot_aggregate = DW_ROUND_FAILED;
-        }
-        if (!policy)
-                return 0;
         k = dw_runtime_policy_judge_entry(policy, e, &v);
         if (k == -ENOMEM)
                 return k;
@@ -1085,6 +1089,25 @@ static int judge_entry(struct round *rd, const struct dw_ima_entry *e)
         else
                 reason_msg(r, "entry %" PRIu64 " %s: %s", e->index, r->path, name);
         return 0;
+}
+
+static int judge_entry(struct round *rd, const struct dw_ima_entry *e)
+{
+        const struct dw_runtime_policy *policy = rd->expect->runtime_policy;
+        struct dw_round_reason *r;
+
+        if (entry_is_boot_aggregate(e))
+                return check_boot_aggregate(rd, e);
+        if (e->index == 0) {
+                r = reason_add(rd, DW_ROUND_BOOT_AGGREGATE, true, 0);
+                entry_path(e, r->path, sizeof(r->path));
+                entry_digest(r, e);
+                reason_msg(r, "entry 0 is not boot_aggregate: the kernel always writes that first");
+                rd->res->checks.boot_aggregate = DW_ROUND_FAILED;
+        }
+        if (!policy)
+                return 0;
+        return judge_runtime(rd, policy, e);
 }
 
 /* Bitmask of the enabled rules whose running PCR 10 is the quoted value. */
@@ -1416,14 +1439,17 @@ static void round_finish(struct round *rd)
         st->sticky_count += rd->sticky_new;
         if (rd->sticky_new)
                 st->sticky_last_round = st->rounds;
+        /* Every rejected entry is one sticky runtime failure of the epoch the state is in now. */
+        st->epoch_runtime_count += (uint32_t)res->stats.entries_rejected;
 
-        /* List the sticky failures of earlier rounds again: they still count. */
+        /* List the sticky failures of earlier rounds again: they still count. Runtime failures that a re-judge
+         * before this round found (dw_round_rejudge: found in this round) are this round's. */
         for (uint32_t i = 0; i < old->n_sticky; i++) {
                 struct dw_round_reason *r = reason_add(rd, old->sticky[i].kind, true, old->sticky[i].index);
 
                 rd->sticky_new--; /* not new */
                 *r = old->sticky[i];
-                r->earlier = true;
+                r->earlier = !(r->kind == DW_ROUND_RUNTIME_POLICY && r->round == st->rounds);
         }
         res->reasons_omitted += old->sticky_count - old->n_sticky;
 
@@ -1462,6 +1488,7 @@ int dw_attest_round(struct dw_round_ctx *ctx, const struct dw_round_state *state
                 .st = &res->state,
         };
         rd.st->rounds++;
+        rd.round = rd.st->rounds;
         rd.st->last_round_time = expect->now;
 
         k = round_quote(&rd);
@@ -1478,6 +1505,113 @@ int dw_attest_round(struct dw_round_ctx *ctx, const struct dw_round_state *state
         round_finish(&rd);
 
         memcpy(ret, res, offsetof(struct dw_round_result, reasons) + res->n_reasons * sizeof(res->reasons[0]));
+        return 0;
+}
+
+/* ---- re-judging an epoch under another runtime policy ------------------------------------------------------ */
+
+/* Judges one stored entry: its record must parse as exactly one entry of its index. */
+static int rejudge_entry(struct round *rd, const struct dw_runtime_policy *policy,
+                         const struct dw_round_stored_entry *x, bool *ret_judged)
+{
+        struct dw_error err = {};
+        struct dw_ima_parser p;
+        struct dw_ima_entry e;
+        int k;
+
+        *ret_judged = false;
+        if (!x->record || x->digest_alg < 0 || x->digest_alg >= _DW_HASH_ALG_MAX)
+                return -EBADMSG;
+        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, x->digest_alg, x->record, x->record_size);
+        dw_ima_parser_set_index(&p, x->index);
+        k = dw_ima_parser_next(&p, &e, &err);
+        if (k == 1 && (p.pos != x->record_size || e.pcr != DW_ROUND_IMA_PCR))
+                k = -EBADMSG;
+        else if (k == 1 && !entry_is_boot_aggregate(&e)) {
+                *ret_judged = true;
+                k = judge_runtime(rd, policy, &e);
+        } else if (k == 1)
+                k = 0;
+        else if (k != -ENOMEM)
+                k = -EBADMSG; /* empty, cut short or malformed */
+        dw_ima_parser_done(&p);
+        return k;
+}
+
+int dw_round_rejudge(struct dw_round_ctx *ctx, const struct dw_round_state *state,
+                     const struct dw_runtime_policy *policy, const struct dw_round_stored_entry *entries, size_t n,
+                     struct dw_round_rejudge_result *ret)
+{
+        struct dw_round_result *res;
+        struct dw_round_state *st;
+        uint32_t kept = 0, removed = 0, found, before;
+        uint64_t judged = 0;
+        struct round rd;
+        int k;
+
+        if (!ctx || !state || !policy || (!entries && n > 0) || !ret || !state_ok(state))
+                return -EINVAL;
+        if (n != state->ima_next_index)
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++)
+                if (entries[i].index != i)
+                        return -EBADMSG;
+
+        ctx->in = *state;
+        res = &ctx->res;
+        memset(res, 0, offsetof(struct dw_round_result, reasons));
+        res->state = ctx->in;
+        st = &res->state;
+        rd = (struct round){
+                .ctx = ctx,
+                .old = &ctx->in,
+                .res = res,
+                .st = st,
+                .round = state->rounds + 1, /* found in the coming round */
+        };
+        for (size_t i = 0; i < n; i++) {
+                bool j;
+
+                k = rejudge_entry(&rd, policy, &entries[i], &j);
+                if (k < 0)
+                        return k;
+                judged += j;
+        }
+
+        /* The epoch's runtime failures are replaced by what the new policy rejects. */
+        for (uint32_t i = 0; i < st->n_sticky; i++) {
+                if (st->sticky[i].kind == DW_ROUND_RUNTIME_POLICY && st->sticky[i].epoch == st->reboots) {
+                        removed++;
+                        continue;
+                }
+                st->sticky[kept++] = st->sticky[i];
+        }
+        if (removed > st->epoch_runtime_count)
+                return -EINVAL; /* not a state this code wrote */
+        memset(st->sticky + kept, 0, sizeof(st->sticky[0]) * (st->n_sticky - kept));
+        st->n_sticky = kept;
+        before = st->epoch_runtime_count;
+        st->sticky_count -= before;
+        found = (uint32_t)res->stats.entries_rejected;
+        for (size_t i = 0; i < res->n_reasons && st->n_sticky < DW_ROUND_STICKY_MAX; i++)
+                st->sticky[st->n_sticky++] = res->reasons[i];
+        st->sticky_count += found;
+        st->epoch_runtime_count = found;
+        if (found > 0)
+                st->sticky_last_round = MAX(st->sticky_last_round, rd.round);
+        if (st->sticky_count == 0)
+                st->sticky_last_round = 0;
+
+        ret->verdict = st->rounds == 0        ? DW_ROUND_UNKNOWN
+                       : st->sticky_count > 0 ? DW_ROUND_UNTRUSTED
+                                              : DW_ROUND_TRUSTED;
+        ret->entries = judged;
+        ret->before = before;
+        ret->found = found;
+        ret->state = *st;
+        ret->n_reasons = res->n_reasons;
+        ret->reasons_omitted = res->reasons_omitted;
+        memcpy(ret->reasons, res->reasons, res->n_reasons * sizeof(res->reasons[0]));
         return 0;
 }
 

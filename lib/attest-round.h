@@ -61,8 +61,9 @@
 #define DW_ROUND_IMA_PCR       10
 #define DW_ROUND_BOOT_PCRS     0x3ffu /* PCRs 0-9: replayed from the boot log when quoted */
 
-#define DW_ROUND_REASONS_MAX 32 /* reasons a result lists; more are counted in reasons_omitted */
-#define DW_ROUND_STICKY_MAX  8  /* sticky reasons a state keeps (the first ones); more are counted */
+#define DW_ROUND_REASONS_MAX   32 /* reasons a result lists; more are counted in reasons_omitted */
+#define DW_ROUND_EPOCH_UNKNOWN UINT64_MAX
+#define DW_ROUND_STICKY_MAX    8 /* sticky reasons a state keeps (the first ones); more are counted */
 
 enum dw_round_verdict {
         DW_ROUND_UNKNOWN,   /* no fresh evidence (dw_round_state_verdict), or never attested */
@@ -108,6 +109,8 @@ struct dw_round_reason {
         bool sticky;    /* kept in the state until acknowledged */
         bool earlier;   /* a sticky reason of an earlier round, listed again (not found in this round) */
         uint64_t round; /* the round it was found in (state rounds counter, 1-based) */
+        uint64_t epoch; /* the boot epoch of the evidence (the state's reboots counter then);
+                         * DW_ROUND_EPOCH_UNKNOWN for a reason read from a version 1 state blob */
         int64_t index;  /* IMA entry index or boot log event index; -1 when none */
         char path[256]; /* the IMA event name (bytes outside printable ASCII as \xNN, cut with "..."), or the boot
                          * event's label; "" when none */
@@ -148,9 +151,11 @@ struct dw_round_state {
         uint8_t ima_pcr[_DW_IMA_BANK_RULE_MAX][DW_HASH_MAX_SIZE]; /* running PCR 10 under each rule */
 
         /* sticky failures since the last acknowledgement */
-        uint32_t sticky_count;      /* all of them (may exceed n_sticky) */
-        uint64_t sticky_last_round; /* the round of the latest */
-        uint32_t n_sticky;          /* kept below: the first ones */
+        uint32_t sticky_count;        /* all of them (may exceed n_sticky) */
+        uint64_t sticky_last_round;   /* the round of the latest */
+        uint32_t epoch_runtime_count; /* of which runtime policy failures of the current boot epoch (kept or not):
+                                       * what a re-judge under another policy replaces (dw_round_rejudge) */
+        uint32_t n_sticky;            /* kept below: the first ones */
         struct dw_round_reason sticky[DW_ROUND_STICKY_MAX];
 };
 
@@ -169,7 +174,7 @@ uint32_t dw_round_state_acknowledge(struct dw_round_state *s, uint64_t through_r
 /* A compact, versioned binary blob for the verifier's database (a few hundred bytes; little-endian; its own
  * checksum). _serialize returns a malloc'd buffer. _deserialize refuses anything it did not write: -EBADMSG for a
  * damaged or inconsistent blob, -EOPNOTSUPP for a newer version (err says why). */
-#define DW_ROUND_STATE_VERSION 1
+#define DW_ROUND_STATE_VERSION 2 /* 2: reasons' epoch, epoch_runtime_count; version 1 is still read */
 int dw_round_state_serialize(const struct dw_round_state *s, uint8_t **ret_buf, size_t *ret_size);
 int dw_round_state_deserialize(const uint8_t *buf, size_t size, struct dw_round_state *ret, struct dw_error *err);
 
@@ -281,6 +286,48 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct dw_round_ctx *, dw_round_ctx_free);
  * -ENOMEM. state and &ret->state may be the same object. */
 int dw_attest_round(struct dw_round_ctx *ctx, const struct dw_round_state *state, const struct dw_round_expect *expect,
                     const struct dw_round_evidence *ev, struct dw_round_result *ret);
+
+/* ---- re-judging an epoch's evidence under another runtime policy ----------------------------------------------
+ *
+ * When the runtime policy that applies to a gateway changes, the entries it consumed in its current boot epoch (which
+ * the caller keeps) are judged again under the new policy, before the round judges its new entries: the runtime
+ * policy failures of the current epoch are replaced by the new policy's judgement of all of them. Failures it now
+ * accepts are no longer pending; entries it rejects are sticky runtime_policy failures found in the coming round
+ * (state->rounds + 1; that round lists them as its own, not as earlier). Other sticky failures (boot policy,
+ * boot_aggregate, rollbacks, event-chain tampering) and runtime failures of earlier epochs (or of unknown epoch: read
+ * from a version 1 state) are kept as they are. An acknowledged failure that the new policy still rejects is pending
+ * again: an acknowledgement is of the evidence under the policy of its time. */
+
+/* One IMA entry the caller kept: the binary log record exactly as received (PCR, template digest, template name,
+ * template data), the bank of its template digest, and its index. */
+struct dw_round_stored_entry {
+        uint64_t index;
+        enum dw_hash_alg digest_alg;
+        const uint8_t *record;
+        size_t record_size;
+};
+
+struct dw_round_rejudge_result {
+        /* The verdict the next round gives when its own evidence is clean: untrusted while sticky failures are
+         * pending, trusted otherwise; unknown for a gateway that never attested. */
+        enum dw_round_verdict verdict;
+        uint64_t entries; /* judged (boot_aggregate entries are not the policy's) */
+        uint32_t before;  /* sticky runtime failures of the epoch pending before (state->epoch_runtime_count) */
+        uint32_t found;   /* entries the new policy rejects: the epoch's sticky runtime failures now */
+        struct dw_round_state state; /* the state to judge the round from (and to persist) */
+        /* The failures found (as reasons of the coming round), the first DW_ROUND_REASONS_MAX */
+        size_t n_reasons;
+        size_t reasons_omitted;
+        struct dw_round_reason reasons[DW_ROUND_REASONS_MAX];
+};
+
+/* Re-judges the current epoch's entries of state under policy. entries must be exactly the entries the state
+ * consumed in its epoch (indexes 0 .. state->ima_next_index - 1, in order), else -EBADMSG (nothing judged); an entry
+ * that does not parse as its index is -EBADMSG too. -EINVAL for a caller error (no policy, a bad state), -ENOMEM.
+ * Never modifies state; state and &ret->state may be the same object. Pure. */
+int dw_round_rejudge(struct dw_round_ctx *ctx, const struct dw_round_state *state,
+                     const struct dw_runtime_policy *policy, const struct dw_round_stored_entry *entries, size_t n,
+                     struct dw_round_rejudge_result *ret);
 
 /* The result as JSON (a new jansson reference; NULL when out of memory), for APIs and logs:
  *   {"verdict": "untrusted", "checks": {"quote": "passed", ..., "event_chain": "not_checked"}, "notes": "...",

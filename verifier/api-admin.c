@@ -356,3 +356,302 @@ enum MHD_Result vf_api_unenroll(struct vf_request *rq)
         admin_log("unenroll", json_pack("{s:s}", "gateway", rq->params[0]));
         return vf_reply_json(rq, 200, json_pack("{s:s, s:s}", "gateway", rq->params[0], "status", "removed"));
 }
+
+/* ---- impact: a dry run of a runtime policy against the evidence the verifier holds ---------------------------------
+ *
+ * POST /v1/admin/policies/runtime/impact {"policy": DOC | "ref": {"name", "version"}, "name", "scope": {"gateways":
+ * [...], "groups": [...]}}: for every gateway in scope, what its next round would say under that policy, computed by
+ * the same re-judge as the round (vf_round_predict) on a copy of its state and kept entries. Changes nothing. */
+
+struct impact {
+        struct dw_runtime_policy *policy;
+        char name[65];
+        uint64_t version; /* the stored version, or the one an upload would get */
+        bool draft;
+        char id[96]; /* "runtime:NAME@VERSION", as a round would record it */
+        char (*ids)[65];
+        size_t n_ids;
+};
+
+static void impact_done(struct impact *x)
+{
+        dw_runtime_policy_free(x->policy);
+        free(x->ids);
+}
+
+/* The policy in the body: a document (checked as an upload is, but its signature is not required: drafts are
+ * checked before they are signed) or a stored version. -EINVAL (400), -ENOENT (404) with why, -ENOMEM, -EIO. */
+static int impact_policy(struct verifier *v, json_t *body, struct impact *x, char *why, size_t why_size)
+{
+        json_t *doc = json_object_get(body, "policy"), *ref = json_object_get(body, "ref");
+        const char *name = NULL;
+        uint64_t latest = 0;
+        int r;
+
+        if (!!doc == !!ref) {
+                snprintf(why, why_size,
+                         "give either \"policy\" (a runtime policy document) or \"ref\" "
+                         "({\"name\", \"version\"}: a stored version)");
+                return -EINVAL;
+        }
+        r = vf_json_string(body, "name", false, &name, why, why_size);
+        if (r < 0 && r != -ENOENT)
+                return -EINVAL;
+        if (ref) {
+                _cleanup_free_ char *text = NULL;
+                struct dw_policy_error err = {};
+                uint64_t version = 0;
+                size_t size;
+
+                if (!json_is_object(ref)) {
+                        snprintf(why, why_size, "ref: expected {\"name\", \"version\"}");
+                        return -EINVAL;
+                }
+                r = vf_json_string(ref, "name", true, &name, why, why_size);
+                if (r == 0) {
+                        r = vf_json_uint(ref, "version", false, &version, why, why_size);
+                        r = r == -ENOENT ? 0 : r;
+                }
+                if (r < 0)
+                        return -EINVAL;
+                if (!vf_name_is_valid(name)) {
+                        snprintf(why, why_size, "ref.name: '%.64s' is not a valid policy name", name);
+                        return -EINVAL;
+                }
+                r = vf_store_policy_get(v->store, VF_POLICY_RUNTIME, name, version, &text, &size, &x->version);
+                if (r == -ENOENT) {
+                        snprintf(why, why_size, "no runtime policy '%s'%s", name, version ? " of that version" : "");
+                        return -ENOENT;
+                }
+                if (r < 0)
+                        return r;
+                r = dw_runtime_policy_load(text, size, &x->policy, &err);
+                if (r < 0 && r != -ENOMEM) {
+                        snprintf(why, why_size, "the stored policy does not load: %s", err.msg);
+                        return -EIO;
+                }
+                if (r < 0)
+                        return r;
+        } else {
+                struct dw_policy_error err = {};
+
+                if (!json_is_object(doc)) {
+                        snprintf(why, why_size, "policy: expected a runtime policy document (a JSON object)");
+                        return -EINVAL;
+                }
+                r = dw_runtime_policy_load_tree(doc, &x->policy, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        snprintf(why, why_size, "policy: %s%s%s", err.where, err.where[0] ? ": " : "", err.msg);
+                        return -EINVAL;
+                }
+                if (!name)
+                        name = json_string_value(json_object_get(json_object_get(doc, "meta"), "name"));
+                x->draft = true;
+        }
+        if (name && !vf_name_is_valid(name)) {
+                snprintf(why, why_size, "name: '%.64s' is not a valid policy name (give \"name\")", name);
+                return -EINVAL;
+        }
+        snprintf(x->name, sizeof(x->name), "%s", name ?: "");
+        if (x->draft && name) {
+                r = vf_store_policy_get(v->store, VF_POLICY_RUNTIME, name, 0, NULL, NULL, &latest);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                x->version = latest + 1; /* what an upload would make of it */
+        }
+        if (x->draft)
+                snprintf(x->id, sizeof(x->id), "runtime:%s@%" PRIu64 "%s", name ?: "(unnamed)", x->version,
+                         name ? "" : " (draft)");
+        else
+                snprintf(x->id, sizeof(x->id), "runtime:%s@%" PRIu64, x->name, x->version);
+        return 0;
+}
+
+static int ids_add(struct impact *x, const char *id)
+{
+        char(*p)[65];
+
+        for (size_t i = 0; i < x->n_ids; i++)
+                if (strcmp(x->ids[i], id) == 0)
+                        return 0;
+        p = realloc(x->ids, (x->n_ids + 1) * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        x->ids = p;
+        snprintf(x->ids[x->n_ids++], sizeof(x->ids[0]), "%s", id);
+        return 0;
+}
+
+static int ids_add_all(struct impact *x, char (*ids)[65], size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                int r = ids_add(x, ids[i]);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The gateways in scope: those listed and those a group assignment would affect; without a scope, those a new
+ * version of the policy's name would affect (following its latest version). -EINVAL (400), -ENOENT (404). */
+static int impact_scope(struct verifier *v, json_t *body, struct impact *x, char *why, size_t why_size)
+{
+        json_t *scope = json_object_get(body, "scope"), *gws, *groups, *e;
+        _cleanup_free_ char(*ids)[65] = NULL;
+        size_t n = 0, i;
+        const char *k;
+        json_t *m;
+        int r;
+
+        if (!scope || json_is_null(scope)) {
+                if (!x->name[0]) {
+                        snprintf(why, why_size, "the policy has no name (meta.name): give \"name\" or a \"scope\"");
+                        return -EINVAL;
+                }
+                r = vf_store_gateways_affected(v->store, VF_POLICY_RUNTIME, x->name, NULL, &ids, &n);
+                return r < 0 ? r : ids_add_all(x, ids, n);
+        }
+        if (!json_is_object(scope)) {
+                snprintf(why, why_size, "scope: expected {\"gateways\": [ID...], \"groups\": [NAME...]}");
+                return -EINVAL;
+        }
+        json_object_foreach(scope, k, m) if (strcmp(k, "gateways") != 0 && strcmp(k, "groups") != 0)
+        {
+                snprintf(why, why_size, "scope.%.40s: unknown member (expected gateways, groups)", k);
+                return -EINVAL;
+        }
+        gws = json_object_get(scope, "gateways");
+        groups = json_object_get(scope, "groups");
+        if ((gws && !json_is_array(gws)) || (groups && !json_is_array(groups))) {
+                snprintf(why, why_size, "scope: gateways and groups are arrays of names");
+                return -EINVAL;
+        }
+        json_array_foreach(gws, i, e)
+        {
+                const char *id = json_string_value(e);
+                struct vf_gateway g = {};
+
+                if (!id || !vf_name_is_valid(id)) {
+                        snprintf(why, why_size, "scope.gateways[%zu]: not a gateway id", i);
+                        return -EINVAL;
+                }
+                r = vf_store_gateway_get(v->store, id, &g);
+                vf_gateway_done(&g);
+                if (r == -ENOENT) {
+                        snprintf(why, why_size, "no gateway %s is enrolled", id);
+                        return -ENOENT;
+                }
+                if (r < 0)
+                        return r;
+                r = ids_add(x, id);
+                if (r < 0)
+                        return r;
+        }
+        json_array_foreach(groups, i, e)
+        {
+                const char *group = json_string_value(e);
+
+                if (!group || !vf_name_is_valid(group)) {
+                        snprintf(why, why_size, "scope.groups[%zu]: not a group name", i);
+                        return -EINVAL;
+                }
+                r = vf_store_gateways_affected(v->store, VF_POLICY_RUNTIME, NULL, group, &ids, &n);
+                if (r == 0)
+                        r = ids_add_all(x, ids, n);
+                free(TAKE_PTR(ids));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int impact_gateway(struct verifier *v, const struct impact *x, const char *id, json_t **ret, char *why,
+                          size_t why_size)
+{
+        _cleanup_(vf_gateway_done) struct vf_gateway g = {};
+        _cleanup_(vf_evidence_done) struct vf_evidence kept = {};
+        bool needed;
+        int r;
+
+        r = vf_store_gateway_get(v->store, id, &g);
+        if (r == -ENOENT)
+                return 0; /* removed meanwhile */
+        if (r < 0)
+                return r;
+        needed = vf_round_rejudge_needed(&g, x->id);
+        if (needed) {
+                r = vf_store_evidence_get(v->store, g.id, &kept);
+                if (r < 0)
+                        return r;
+        }
+        return vf_round_predict(&g, g.status, x->policy, x->id, needed ? &kept : NULL, ret, why, why_size);
+}
+
+enum MHD_Result vf_api_policy_impact(struct vf_request *rq)
+{
+        struct verifier *v = rq->v;
+        _cleanup_(json_decrefp) json_t *body = NULL, *list = json_array();
+        _cleanup_(impact_done) struct impact x = {};
+        size_t untrusted = 0, turn_untrusted = 0, turn_trusted = 0;
+        const char *k;
+        json_t *m;
+        char why[600];
+        int r;
+
+        if (!list)
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
+        if (vf_request_json(rq, &body, why, sizeof(why)) < 0)
+                return vf_reply_error(rq, 400, "malformed-json", "%s", why);
+        if (!json_is_object(body))
+                return vf_reply_error(rq, 400, "malformed-request", "expected a JSON object");
+        json_object_foreach(body, k,
+                            m) if (strcmp(k, "policy") && strcmp(k, "ref") && strcmp(k, "name") && strcmp(k, "scope"))
+        {
+                return vf_reply_error(rq, 400, "malformed-request",
+                                      "%.40s: unknown member (expected policy or ref, name, scope)", k);
+        }
+        r = impact_policy(v, body, &x, why, sizeof(why));
+        if (r == 0)
+                r = impact_scope(v, body, &x, why, sizeof(why));
+        if (r == -ENOMEM)
+                return vf_reply_error(rq, 500, "internal-error", "out of memory");
+        if (r == -ENOENT)
+                return vf_reply_error(rq, 404, strstr(why, "gateway") ? "unknown-gateway" : "unknown-policy", "%s",
+                                      why);
+        if (r == -EINVAL)
+                return vf_reply_error(rq, 400, strncmp(why, "policy:", 7) == 0 ? "invalid-policy" : "malformed-request",
+                                      "%s", why);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "%s", r == -EIO ? why : "database error");
+        for (size_t i = 0; i < x.n_ids; i++) {
+                json_t *gw = NULL;
+                const char *current, *predicted;
+
+                r = impact_gateway(v, &x, x.ids[i], &gw, why, sizeof(why));
+                if (r < 0)
+                        return vf_reply_error(rq, 500, "internal-error", "gateway %s: %s", x.ids[i],
+                                              r == -ENOMEM ? "out of memory" : why);
+                if (!gw)
+                        continue;
+                current = json_string_value(json_object_get(gw, "current"));
+                predicted = json_string_value(json_object_get(gw, "predicted"));
+                untrusted += strcmp(predicted, "untrusted") == 0;
+                turn_untrusted += strcmp(predicted, "untrusted") == 0 && strcmp(current, "untrusted") != 0;
+                turn_trusted += strcmp(predicted, "trusted") == 0 && strcmp(current, "untrusted") == 0;
+                json_array_append_new(list, gw);
+        }
+        admin_log("policy-impact",
+                  json_pack("{s:s, s:I, s:I, s:I}", "policy", x.id, "gateways", (json_int_t)json_array_size(list),
+                            "turn_untrusted", (json_int_t)turn_untrusted, "turn_trusted", (json_int_t)turn_trusted));
+        return vf_reply_json(rq, 200,
+                             json_pack("{s:{s:s?, s:I, s:b, s:s}, s:O, s:{s:I, s:I, s:I, s:I, s:I}}", "policy", "name",
+                                       x.name[0] ? x.name : NULL, "version", (json_int_t)x.version, "draft", x.draft,
+                                       "id", x.id, "gateways", list, "summary", "gateways",
+                                       (json_int_t)json_array_size(list), "turn_untrusted", (json_int_t)turn_untrusted,
+                                       "turn_trusted", (json_int_t)turn_trusted, "unchanged",
+                                       (json_int_t)(json_array_size(list) - turn_untrusted - turn_trusted), "untrusted",
+                                       (json_int_t)untrusted));
+}

@@ -492,15 +492,27 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         _cleanup_(vf_round_output_done) struct vf_round_output o = {};
         _cleanup_free_ char *token = NULL, *reasons = NULL;
         _cleanup_free_ uint8_t *judged = NULL; /* the state judged from: the commit's condition */
-        size_t judged_size = g->state_size;
+        _cleanup_(vf_evidence_done) struct vf_evidence kept = {};
+        _cleanup_free_ struct dw_round_stored_entry *consumed = NULL;
+        const char *runtime_id = pol->runtime ? vf_policy_ref_id(pol->runtime) : NULL;
+        bool rejudge = vf_round_rejudge_needed(g, runtime_id);
+        size_t judged_size = g->state_size, n_consumed = 0;
         uint64_t start = vf_monotonic_usec(), now = vf_now_usec(), latency, expected = g->rounds;
         enum vf_status previous;
         char why[300], nonce_hex[2 * NONCE_SIZE + 1];
         int r;
 
-        r = vf_round_judge(g, pol, e->nonce, sizeof(e->nonce), &e->ev, now, &o, why, sizeof(why));
+        /* A runtime policy the epoch's entries were not judged against: they are judged again first. */
+        if (rejudge && vf_store_evidence_get(v->store, g->id, &kept) < 0)
+                return vf_reply_error(rq, 500, "internal-error", "database error");
+        r = vf_round_judge(g, pol, rejudge ? &kept : NULL, e->nonce, sizeof(e->nonce), &e->ev, now, &o, why,
+                           sizeof(why));
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "%s", why);
+        r = vf_round_consumed_entries(&e->ev, o.ima_from, o.ima_next_index, &consumed, &n_consumed);
+        if (r < 0)
+                return vf_reply_error(rq, 500, "internal-error", "the consumed IMA entries cannot be kept: %s",
+                                      strerror(-r));
         r = event_chain_judge(v, g, e, &o);
         if (r < 0)
                 return vf_reply_error(rq, 500, "internal-error", "the event chain could not be judged: %s",
@@ -515,9 +527,11 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         g->state_size = o.state_size;
         g->ima_next_index = o.ima_next_index;
         g->boot_log_required = o.boot_log_required;
+        snprintf(g->runtime_judged, sizeof(g->runtime_judged), "%s", o.runtime_judged);
+        g->evidence_complete = o.evidence_complete;
         r = vf_store_round_commit(
                 v->store, g, &(struct vf_state_expect){.rounds = expected, .state = judged, .state_size = judged_size},
-                nonce,
+                &(struct vf_evidence_update){.new_epoch = o.new_epoch, .entries = consumed, .n = n_consumed}, nonce,
                 &(struct vf_verdict_record){
                         .time = now,
                         .verdict = o.verdict,

@@ -39,6 +39,7 @@ void vf_challenge_gateways(struct verifier *v, const char *reason, char (*ids)[6
 /* api-admin.c */
 enum MHD_Result vf_api_policy_add(struct vf_request *rq);
 enum MHD_Result vf_api_policy_get(struct vf_request *rq);
+enum MHD_Result vf_api_policy_impact(struct vf_request *rq);
 enum MHD_Result vf_api_policies(struct vf_request *rq);
 enum MHD_Result vf_api_assign_gateway(struct vf_request *rq);
 enum MHD_Result vf_api_assign_group(struct vf_request *rq);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct scratch {
         struct dw_round_ctx *ctx;
         struct dw_round_result res;
         struct dw_round_state state;
+        struct dw_round_rejudge_result rejudge;
 };
 
 static struct {
@@ -482,9 +484,168 @@ static int output_fill(const struct dw_round_result *res, const struct dw_round_
         return 0;
 }
 
-int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const uint8_t *nonce,
-                   size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now, struct vf_round_output *ret,
-                   char *why, size_t why_size)
+/* ---- re-judging the kept entries under a new runtime policy ---------------------------------------------------- */
+
+bool vf_round_rejudge_needed(const struct vf_gateway *g, const char *runtime_policy_id)
+{
+        return runtime_policy_id && g->evidence_complete && g->ima_next_index > 0 &&
+               strcmp(g->runtime_judged, runtime_policy_id) != 0;
+}
+
+/* The re-judge of a round and of a prediction: 1 with scratch->rejudge set, 0 when the kept entries do not match the
+ * state (logged; the round goes on without, and they are no longer complete), or a negative errno. */
+static int rejudge(struct scratch *scratch, const struct vf_gateway *g, const struct dw_round_state *state,
+                   const struct dw_runtime_policy *policy, const struct vf_evidence *kept, char *why, size_t why_size)
+{
+        int r;
+
+        r = dw_round_rejudge(scratch->ctx, state, policy, kept->entries, kept->n, &scratch->rejudge);
+        if (r == -EBADMSG) {
+                vf_log(VF_LOG_WARNING, "evidence",
+                       "gateway %s: the kept IMA entries (%zu) do not match its state (%" PRIu64
+                       " consumed): not judged again under the new runtime policy",
+                       g->id, kept->n, state->ima_next_index);
+                return 0;
+        }
+        if (r < 0) {
+                snprintf(why, why_size, "the kept IMA entries could not be judged again: %s", strerror(-r));
+                return r;
+        }
+        return 1;
+}
+
+int vf_round_consumed_entries(const struct dw_round_evidence *ev, uint64_t from, uint64_t to,
+                              struct dw_round_stored_entry **ret, size_t *ret_n)
+{
+        _cleanup_free_ struct dw_round_stored_entry *list = NULL;
+        struct dw_ima_parser p;
+        size_t n = 0;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (to <= from || !ev->ima_log)
+                return 0;
+        if (to - from > SIZE_MAX / sizeof(*list))
+                return -ENOMEM;
+        list = calloc((size_t)(to - from), sizeof(*list));
+        if (!list)
+                return -ENOMEM;
+        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, ev->ima_log_digest_alg, ev->ima_log, ev->ima_log_size);
+        dw_ima_parser_set_index(&p, ev->ima_first_index);
+        while (n < to - from) {
+                struct dw_error err = {};
+                struct dw_ima_entry e;
+
+                r = dw_ima_parser_next(&p, &e, &err);
+                if (r <= 0)
+                        break;
+                if (e.index < from)
+                        continue;
+                if (e.index >= to)
+                        break;
+                list[n++] = (struct dw_round_stored_entry){
+                        .index = e.index,
+                        .digest_alg = ev->ima_log_digest_alg,
+                        .record = ev->ima_log + e.offset,
+                        .record_size = p.pos - e.offset,
+                };
+        }
+        dw_ima_parser_done(&p);
+        if (r < 0 && r != -EAGAIN)
+                return r;
+        if (n != to - from)
+                return -EBADMSG; /* the round consumed what this does not find: cannot be */
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+static json_t *failure_json(const struct dw_round_reason *r)
+{
+        return json_pack("{s:o, s:s, s:o, s:s, s:s}", "index", r->index >= 0 ? json_integer(r->index) : json_null(),
+                         "path", r->path, "digest", r->digest[0] ? json_string(r->digest) : json_null(), "reason",
+                         r->rule, "message", r->msg);
+}
+
+static bool epoch_runtime(const struct dw_round_state *s, const struct dw_round_reason *r)
+{
+        return r->kind == DW_ROUND_RUNTIME_POLICY && r->epoch == s->reboots;
+}
+
+int vf_round_predict(const struct vf_gateway *g, enum vf_status current, const struct dw_runtime_policy *policy,
+                     const char *policy_id, const struct vf_evidence *kept, json_t **ret, char *why, size_t why_size)
+{
+        _cleanup_(scratch_putp) struct scratch *scratch = NULL;
+        _cleanup_(json_decrefp) json_t *failures = json_array(), *other = json_array(), *o = NULL;
+        const struct dw_round_state *after;
+        const char *evidence = g->evidence_complete ? "complete" : "incomplete";
+        size_t failures_omitted = 0, other_listed = 0;
+        enum dw_round_verdict predicted;
+        bool rejudged = false;
+        int r;
+
+        if (!failures || !other)
+                return -ENOMEM;
+        r = scratch_get(&scratch);
+        if (r < 0) {
+                snprintf(why, why_size, "out of memory");
+                return r;
+        }
+        r = state_load(g->state, g->state_size, &scratch->state, why, why_size);
+        if (r < 0)
+                return r;
+        after = &scratch->state;
+        if (vf_round_rejudge_needed(g, policy_id) && policy && kept) {
+                r = rejudge(scratch, g, &scratch->state, policy, kept, why, why_size);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        evidence = "inconsistent";
+                else {
+                        after = &scratch->rejudge.state;
+                        rejudged = true;
+                }
+        }
+        predicted = after->rounds == 0        ? DW_ROUND_UNKNOWN
+                    : after->sticky_count > 0 ? DW_ROUND_UNTRUSTED
+                                              : DW_ROUND_TRUSTED;
+        if (rejudged) {
+                for (size_t i = 0; i < scratch->rejudge.n_reasons; i++)
+                        json_array_append_new(failures, failure_json(&scratch->rejudge.reasons[i]));
+                failures_omitted = scratch->rejudge.reasons_omitted;
+        } else {
+                size_t listed = 0;
+
+                for (uint32_t i = 0; i < after->n_sticky; i++)
+                        if (epoch_runtime(after, &after->sticky[i])) {
+                                json_array_append_new(failures, failure_json(&after->sticky[i]));
+                                listed++;
+                        }
+                failures_omitted = after->epoch_runtime_count - MIN(listed, (size_t)after->epoch_runtime_count);
+        }
+        for (uint32_t i = 0; i < after->n_sticky; i++)
+                if (!epoch_runtime(after, &after->sticky[i])) {
+                        json_array_append_new(other, reason_json(&after->sticky[i]));
+                        other_listed++;
+                }
+        o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:O, s:I, s:O, s:I}", "id", g->id, "current",
+                      vf_status_name(current), "predicted", vf_status_name(status_of(predicted)), "rejudged", rejudged,
+                      "evidence", evidence, "entries", (json_int_t)after->ima_next_index, "failures", failures,
+                      "failures_omitted", (json_int_t)failures_omitted, "other_sticky", other, "other_sticky_omitted",
+                      (json_int_t)(after->sticky_count - after->epoch_runtime_count -
+                                   MIN(other_listed, (size_t)(after->sticky_count - after->epoch_runtime_count))));
+        if (!o) {
+                snprintf(why, why_size, "out of memory");
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const struct vf_evidence *kept,
+                   const uint8_t *nonce, size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now,
+                   struct vf_round_output *ret, char *why, size_t why_size)
 {
         _cleanup_(dw_pkey_freep) EVP_PKEY *ak = NULL;
         _cleanup_(scratch_putp) struct scratch *scratch = NULL;
@@ -507,6 +668,18 @@ int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *p
         r = ak_load(g, &ak_public, &ak, why, why_size);
         if (r < 0)
                 return r;
+        o.evidence_complete = g->evidence_complete;
+        if (kept && policies->runtime) {
+                r = rejudge(scratch, g, state, vf_policy_ref_runtime(policies->runtime), kept, why, why_size);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        o.evidence_complete = false;
+                else {
+                        *state = scratch->rejudge.state;
+                        o.rejudged = true;
+                }
+        }
         r = dw_attest_round(scratch->ctx, state,
                             &(struct dw_round_expect){
                                     .ak = ak,
@@ -523,7 +696,20 @@ int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *p
                 return r;
         }
         policy_id(policies, o.policy_id, sizeof(o.policy_id));
+        snprintf(o.runtime_judged, sizeof(o.runtime_judged), "%s",
+                 policies->runtime ? vf_policy_ref_id(policies->runtime) : "");
+        o.new_epoch = res->reboot;
+        if (o.new_epoch)
+                o.evidence_complete = true; /* the kept entries are deleted: the new epoch's are all kept */
         r = output_fill(res, state, &o);
+        if (r == 0 && o.rejudged)
+                r = json_object_set_new(o.report, "rejudge",
+                                        json_pack("{s:s, s:I, s:I, s:I}", "policy", o.runtime_judged, "entries",
+                                                  (json_int_t)scratch->rejudge.entries, "failures_before",
+                                                  (json_int_t)scratch->rejudge.before, "failures",
+                                                  (json_int_t)scratch->rejudge.found)) < 0
+                            ? -ENOMEM
+                            : 0;
         if (r < 0) {
                 vf_round_output_done(&o);
                 snprintf(why, why_size, "out of memory");

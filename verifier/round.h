@@ -42,15 +42,38 @@ struct vf_round_output {
         uint64_t ima_next_index; /* where the next round starts */
         bool boot_log_required;  /* the next round must carry the boot log */
         uint64_t entries_consumed;
+        /* the kept IMA entries (store.h): */
+        bool new_epoch;          /* the gateway rebooted: the kept entries are of the previous epoch */
+        char runtime_judged[96]; /* the runtime policy the epoch's entries are judged against now, "" for none */
+        bool evidence_complete;  /* all of the epoch's entries are kept */
+        bool rejudged;           /* the kept entries were judged again under a new runtime policy first */
 };
 
 void vf_round_output_done(struct vf_round_output *o);
 
-/* Judges a round. g is the gateway as loaded (its state), now the wall clock in usec. Returns 0 with *ret set for
- * any verdict; a negative errno only when the round could not run (a damaged state, out of memory), with why. */
-int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const uint8_t *nonce,
-                   size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now, struct vf_round_output *ret,
-                   char *why, size_t why_size);
+/* Whether a round of g under the runtime policy runtime judges the kept entries of the epoch again first: the policy
+ * (name and version) is not the one they were judged against, entries were consumed in the epoch, and all of them
+ * are kept. The caller then passes them to vf_round_judge. */
+bool vf_round_rejudge_needed(const struct vf_gateway *g, const char *runtime_policy_id);
+
+/* Judges a round. g is the gateway as loaded (its state), kept its kept entries when vf_round_rejudge_needed (else
+ * NULL), now the wall clock in usec. Returns 0 with *ret set for any verdict; a negative errno only when the round
+ * could not run (a damaged state, out of memory), with why. */
+int vf_round_judge(const struct vf_gateway *g, const struct vf_round_policies *policies, const struct vf_evidence *kept,
+                   const uint8_t *nonce, size_t nonce_size, const struct dw_round_evidence *ev, uint64_t now,
+                   struct vf_round_output *ret, char *why, size_t why_size);
+
+/* The entries of ev with index in [from, to) (what a round consumed), as records pointing into ev->ima_log: a
+ * malloc'd array (NULL when none). */
+int vf_round_consumed_entries(const struct dw_round_evidence *ev, uint64_t from, uint64_t to,
+                              struct dw_round_stored_entry **ret, size_t *ret_n);
+
+/* What a runtime policy would make of a gateway at its next round (`impact`): the same re-judge as vf_round_judge,
+ * on a copy of its state and kept entries. policy_id: the policy's "runtime:NAME@VERSION" (a draft gets one no
+ * gateway was judged against). *ret: {"id", "current", "predicted", "rejudged", "evidence", "entries", "failures":
+ * [{"index", "path", "digest", "reason", "message"}], "failures_omitted", "other_sticky": [...]}. */
+int vf_round_predict(const struct vf_gateway *g, enum vf_status current, const struct dw_runtime_policy *policy,
+                     const char *policy_id, const struct vf_evidence *kept, json_t **ret, char *why, size_t why_size);
 
 /* The state of a newly enrolled gateway, serialized. */
 int vf_round_initial_state(enum dw_hash_alg bank, uint8_t **ret, size_t *ret_size);

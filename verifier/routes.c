@@ -25,6 +25,8 @@ const struct vf_route vf_routes[] = {
 
         /* admin API */
         {"GET", "/v1/admin/policies", VF_AUTH_ADMIN, false, vf_api_policies},
+        /* before the pattern below: "impact" is not a runtime policy name one can upload */
+        {"POST", "/v1/admin/policies/runtime/impact", VF_AUTH_ADMIN, true, vf_api_policy_impact},
         {"POST", "/v1/admin/policies/{}/{}", VF_AUTH_ADMIN, true, vf_api_policy_add},
         {"GET", "/v1/admin/policies/{}/{}", VF_AUTH_ADMIN, false, vf_api_policy_get},
         {"PUT", "/v1/admin/gateways/{}/policies", VF_AUTH_ADMIN, false, vf_api_assign_gateway},

@@ -23,7 +23,7 @@ void vf_gateway_done(struct vf_gateway *g)
 #define GATEWAY_COLUMNS                                                                                                \
         "id, grp, ek_public, ak_public, event_key_public, ek_name, ak_name, cert_fingerprint, cert_serial, "           \
         "cert_not_after, tpm_manufacturer, status, status_since, enrolled_at, last_round_at, last_verdict_at, "        \
-        "rounds, ima_next_index, boot_log_required, state"
+        "rounds, ima_next_index, boot_log_required, state, runtime_judged, evidence_complete"
 
 static int gateway_from_row(sqlite3_stmt *st, struct vf_gateway *ret)
 {
@@ -65,6 +65,8 @@ static int gateway_from_row(sqlite3_stmt *st, struct vf_gateway *ret)
                 memcpy(g.state, sqlite3_column_blob(st, 19), (size_t)n);
                 g.state_size = (size_t)n;
         }
+        sql_column_text(st, 20, g.runtime_judged, sizeof(g.runtime_judged));
+        g.evidence_complete = sqlite3_column_int(st, 21) != 0;
         *ret = g;
         return 0;
 }
@@ -187,6 +189,8 @@ static void cache_round_locked(struct vf_store *s, const struct vf_gateway *g, c
         c->g.last_round_at = v->time;
         c->g.ima_next_index = g->ima_next_index;
         c->g.boot_log_required = g->boot_log_required;
+        memcpy(c->g.runtime_judged, g->runtime_judged, sizeof(c->g.runtime_judged));
+        c->g.evidence_complete = g->evidence_complete;
         if (v->verdict != previous)
                 c->g.status_since = v->time;
         c->g.status = v->verdict;
@@ -311,8 +315,8 @@ static int gateway_insert(struct vf_store *s, const struct vf_gateway *g)
                 s,
                 "INSERT INTO gateways (id, grp, ek_public, ak_public, event_key_public, ek_name, ak_name, "
                 "cert_fingerprint, cert_serial, cert_not_after, tpm_manufacturer, status, status_since, "
-                "enrolled_at, boot_log_required, ima_next_index, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "'unknown', ?, ?, ?, ?, ?)",
+                "enrolled_at, boot_log_required, ima_next_index, state, evidence_complete) VALUES (?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, 'unknown', ?, ?, ?, ?, ?, 1)",
                 &st);
         if (r < 0)
                 return r;
@@ -414,6 +418,8 @@ int vf_store_gateway_delete(struct vf_store *s, const char *id)
         STORE_LOCKED(s);
         gateway_cache_drop(s, id);
         r = sql_begin(s);
+        if (r == 0)
+                r = evidence_clear_locked(s, id);
         for (size_t i = 0; r == 0 && i < ELEMENTSOF(sql); i++) {
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
 

@@ -30,6 +30,12 @@ void gateway_cache_round(struct vf_store *s, const struct vf_gateway *g, const s
                          enum vf_status previous, int64_t verdicts);
 void gateway_cache_free(struct vf_store *s);
 
+/* store-evidence.c, under the lock and in a transaction: the kept entries of a gateway deleted (with the records no
+ * other gateway holds), or entries added. */
+int evidence_clear_locked(struct vf_store *s, const char *gateway_id);
+int evidence_add_locked(struct vf_store *s, const char *gateway_id, const struct dw_round_stored_entry *entries,
+                        size_t n);
+
 /* A prepared statement, kept for the store's lifetime: compiling SQL costs more than running these small queries. */
 struct sql_cached {
         const char *sql; /* the string literal it was prepared from: the cache's key is its address */

@@ -196,7 +196,8 @@ static int round_update(struct vf_store *s, const struct vf_gateway *g, const st
         r = sql_prepare(s,
                         "UPDATE gateways SET rounds = rounds + 1, last_round_at = ?1, ima_next_index = ?2, "
                         "boot_log_required = ?3, state = ?4, status = ?5, last_verdict_at = ?1, status_since = CASE "
-                        "WHEN status = ?5 THEN status_since ELSE ?1 END WHERE id = ?6 AND rounds = ?7 AND state IS ?8",
+                        "WHEN status = ?5 THEN status_since ELSE ?1 END, runtime_judged = ?9, evidence_complete = ?10 "
+                        "WHERE id = ?6 AND rounds = ?7 AND state IS ?8",
                         &st);
         if (r < 0)
                 return r;
@@ -208,6 +209,8 @@ static int round_update(struct vf_store *s, const struct vf_gateway *g, const st
         sql_bind_text(st, 6, g->id);
         sql_bind_u64(st, 7, expected->rounds);
         sql_bind_blob(st, 8, expected->state, expected->state_size);
+        sql_bind_text(st, 9, g->runtime_judged);
+        sqlite3_bind_int(st, 10, g->evidence_complete);
         r = sql_step_done(s, st);
         if (r < 0)
                 return r;
@@ -218,8 +221,8 @@ static int round_update(struct vf_store *s, const struct vf_gateway *g, const st
 }
 
 int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
-                          const struct vf_nonce_use *nonce, const struct vf_verdict_record *v, uint64_t keep,
-                          enum vf_status *ret_previous)
+                          const struct vf_evidence_update *evidence, const struct vf_nonce_use *nonce,
+                          const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous)
 {
         enum vf_status previous = VF_STATUS_UNKNOWN;
         int64_t verdicts;
@@ -232,6 +235,10 @@ int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const 
         if (r < 0)
                 return r;
         r = round_update(s, g, expected, v, &previous);
+        if (r == 0 && evidence && evidence->new_epoch)
+                r = evidence_clear_locked(s, g->id);
+        if (r == 0 && evidence)
+                r = evidence_add_locked(s, g->id, evidence->entries, evidence->n);
         if (r == 0 && nonce)
                 r = nonce_record(s, nonce);
         if (r == 0)

@@ -116,6 +116,24 @@ static const char *const migrations[] = {
         "CREATE INDEX events_received ON events(received);"
         "DROP TABLE nonces;"
         "CREATE TABLE used_nonces (nonce BLOB PRIMARY KEY) WITHOUT ROWID;",
+        /* 4 -> 5: the IMA entries each gateway consumed in its current boot epoch (store-evidence.c), to judge them
+         * again when its runtime policy changes; the policy they were judged against; whether all of the epoch's
+         * entries are kept (not for gateways in the middle of an epoch now: from their next reboot on). */
+        "ALTER TABLE gateways ADD COLUMN runtime_judged TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE gateways ADD COLUMN evidence_complete INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE gateways SET evidence_complete = 1 WHERE ima_next_index = 0;"
+        "CREATE TABLE ima_records ("
+        "  hash BLOB PRIMARY KEY,"
+        "  digest_alg INTEGER NOT NULL,"
+        "  record BLOB NOT NULL"
+        ");"
+        "CREATE TABLE gateway_entries ("
+        "  gateway_id TEXT NOT NULL,"
+        "  idx INTEGER NOT NULL,"
+        "  hash BLOB NOT NULL,"
+        "  PRIMARY KEY (gateway_id, idx)"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX gateway_entries_hash ON gateway_entries(hash);",
 };
 
 static const char *const status_names[_VF_STATUS_MAX] = {

@@ -14,9 +14,10 @@
 #include <jansson.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "attest-round.h"
 #include "macro.h"
 
-#define VF_STORE_SCHEMA_VERSION 4
+#define VF_STORE_SCHEMA_VERSION 5
 
 struct vf_store;
 
@@ -71,6 +72,12 @@ struct vf_gateway {
         bool boot_log_required;   /* the next round must carry the boot event log */
         uint8_t *state;           /* the serialized incremental attestation state (opaque here) */
         size_t state_size;
+        /* The IMA entries consumed in the current boot epoch are kept (store-evidence.c), to judge them again when
+         * the runtime policy changes: the policy they were last judged against ("runtime:NAME@VERSION", "" when not
+         * judged), and whether all of the epoch's entries are kept (not for an epoch that began before schema
+         * version 5). */
+        char runtime_judged[96];
+        bool evidence_complete;
 };
 
 void vf_gateway_done(struct vf_gateway *g);
@@ -176,13 +183,21 @@ struct vf_state_expect {
         size_t state_size;
 };
 
+/* What a round changes of the gateway's kept IMA entries (store-evidence.c). */
+struct vf_evidence_update {
+        bool new_epoch; /* the gateway rebooted: the entries kept are of the previous epoch and are deleted first */
+        const struct dw_round_stored_entry *entries; /* the entries the round consumed (records borrowed) */
+        size_t n;
+};
+
 /* The end of a round, in one transaction: the new state and counters (ima_next_index, boot_log_required, state,
- * state_size of g) are written if the gateway is still as expected (-ESTALE otherwise), the nonce (optional) recorded
- * as used (-EEXIST when it was already), the verdict appended, the status updated, and history beyond keep verdicts
- * pruned (0 keeps all). *ret_previous (optional) gets the status before. */
+ * state_size, runtime_judged, evidence_complete of g) are written if the gateway is still as expected (-ESTALE
+ * otherwise), the kept IMA entries updated (evidence, optional), the nonce (optional) recorded as used (-EEXIST when
+ * it was already), the verdict appended, the status updated, and history beyond keep verdicts pruned (0 keeps all).
+ * *ret_previous (optional) gets the status before. */
 int vf_store_round_commit(struct vf_store *s, const struct vf_gateway *g, const struct vf_state_expect *expected,
-                          const struct vf_nonce_use *nonce, const struct vf_verdict_record *v, uint64_t keep,
-                          enum vf_status *ret_previous);
+                          const struct vf_evidence_update *evidence, const struct vf_nonce_use *nonce,
+                          const struct vf_verdict_record *v, uint64_t keep, enum vf_status *ret_previous);
 /* Replaces the state (an administrator's acknowledgement) if it is still as expected. */
 int vf_store_state_replace(struct vf_store *s, const char *gateway_id, const struct vf_state_expect *expected,
                            const uint8_t *state, size_t state_size);
@@ -264,6 +279,25 @@ int vf_store_gateways_affected(struct vf_store *s, enum vf_policy_kind kind, con
                                char (**ret)[65], size_t *ret_n);
 /* {"groups": {"NAME": {"runtime": {...}|null, "boot": ..., "gateways": N}}} */
 int vf_store_groups_json(struct vf_store *s, json_t **ret);
+
+/* ---- kept IMA entries (store-evidence.c) ---------------------------------------------------------------------
+ *
+ * Per gateway, the IMA entries consumed in its current boot epoch, as received (the binary record and the bank of
+ * its template digest), so that a change of runtime policy judges them again (lib/attest-round dw_round_rejudge) and
+ * `impact` can predict it. Records are content-addressed (SHA-256 of the bank and the record): a fleet running the
+ * same files keeps each entry once. Written in the round's transaction; deleted at a reboot and with the gateway. */
+
+struct vf_evidence {
+        struct dw_round_stored_entry *entries; /* by index; records point into data */
+        size_t n;
+        uint8_t *data;
+};
+
+void vf_evidence_done(struct vf_evidence *e);
+/* The kept entries of a gateway, by index (none: n = 0). */
+int vf_store_evidence_get(struct vf_store *s, const char *gateway_id, struct vf_evidence *ret);
+/* Distinct records kept, and kept entries (all gateways). */
+int vf_store_evidence_counts(struct vf_store *s, uint64_t *ret_records, uint64_t *ret_entries);
 
 /* ---- runtime events (store-events.c) ------------------------------------------------------------------------- */
 

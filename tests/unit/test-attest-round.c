@@ -1185,6 +1185,391 @@ START_TEST(test_event_chain)
 }
 END_TEST
 
+/* ---- re-judging an epoch under another runtime policy (dw_round_rejudge) ---------------------------------------- */
+
+/* The records of entries 0 .. n-1 of an IMA log fixture, as a verifier keeps them. The log stays loaded in *log. */
+static struct dw_round_stored_entry *stored_entries(const char *ima_file, size_t n, struct blob *log)
+{
+        struct dw_round_stored_entry *list = calloc(n ? n : 1, sizeof(*list));
+        struct dw_ima_parser p;
+        struct dw_ima_entry e;
+        size_t i = 0;
+
+        ck_assert_ptr_nonnull(list);
+        *log = load(ima_file);
+        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, DW_HASH_SHA1, log->data, log->size);
+        while (i < n && dw_ima_parser_next(&p, &e, NULL) > 0) {
+                list[i] = (struct dw_round_stored_entry){
+                        .index = e.index,
+                        .digest_alg = DW_HASH_SHA1,
+                        .record = log->data + e.offset,
+                        .record_size = p.pos - e.offset,
+                };
+                i++;
+        }
+        dw_ima_parser_done(&p);
+        ck_assert_uint_eq(i, n);
+        return list;
+}
+
+/* The test policy with path accepting digest ("sha256:..."; NULL removes path). */
+static struct dw_runtime_policy *policy_variant(const char *path, const char *digest)
+{
+        struct blob b = load("policy.json");
+        json_t *doc = json_loadb((const char *)b.data, b.size, 0, NULL), *digests;
+        _cleanup_free_ char *text = NULL;
+        struct dw_runtime_policy *p;
+
+        ck_assert_ptr_nonnull(doc);
+        digests = json_object_get(doc, "digests");
+        ck_assert_ptr_nonnull(digests);
+        if (digest)
+                json_object_set_new(digests, path, json_pack("[s]", digest));
+        else
+                ck_assert_int_eq(json_object_del(digests, path), 0);
+        text = json_dumps(doc, 0);
+        p = load_runtime_policy(text, strlen(text));
+        json_decref(doc);
+        blob_done(&b);
+        return p;
+}
+
+/* The event name of entry index of an IMA log fixture. */
+static void entry_name(const char *ima_file, uint64_t index, char *out, size_t size)
+{
+        struct blob log = load(ima_file);
+        struct dw_ima_parser p;
+        struct dw_ima_entry e;
+        const char *name;
+        size_t len;
+
+        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, DW_HASH_SHA1, log.data, log.size);
+        while (dw_ima_parser_next(&p, &e, NULL) > 0 && e.index != index)
+                ;
+        ck_assert_uint_eq(e.index, index);
+        ck_assert_int_eq(dw_ima_entry_event_name(&e, &name, &len), 0);
+        snprintf(out, size, "%.*s", (int)len, name);
+        dw_ima_parser_done(&p);
+        blob_done(&log);
+}
+
+/* Round 3 of epoch 1: /usr/local/bin/evil (entry 10) rejected; entries 0-11 consumed. */
+static struct dw_round_result *epoch1_with_evil(void)
+{
+        struct dw_round_state s2;
+        struct dw_round_result *r3;
+
+        state_after_round2(&s2);
+        r3 = run(&s2, "round3", "round3.ima", 7, false);
+        assert_untrusted(r3);
+        ck_assert_uint_eq(r3->state.ima_next_index, 12);
+        ck_assert_uint_eq(r3->state.epoch_runtime_count, 1);
+        ck_assert_uint_eq(r3->state.sticky[0].epoch, 0);
+        return r3;
+}
+
+START_TEST(test_rejudge_drops_and_adds)
+{
+        _cleanup_free_ struct dw_round_result *r3 = epoch1_with_evil(), *next = NULL, *after = NULL;
+        _cleanup_free_ struct dw_round_rejudge_result *rj = malloc(sizeof(*rj));
+        _cleanup_free_ struct dw_round_stored_entry *kept = NULL;
+        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *allows = NULL, *drops = NULL, *orig = NULL;
+        struct dw_round_state before = r3->state;
+        const struct dw_round_reason *why;
+        struct blob log;
+        char first[256];
+
+        ck_assert_ptr_nonnull(rj);
+        kept = stored_entries("round3.ima", 12, &log);
+        allows = policy_variant("/usr/local/bin/evil", r3->reasons[0].digest);
+        entry_name("round3.ima", 1, first, sizeof(first));
+        drops = policy_variant(first, NULL);
+
+        /* A policy that accepts what ran: the epoch's failure is no longer pending. */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, allows, kept, 12, rj), 0);
+        ck_assert_int_eq(rj->verdict, DW_ROUND_TRUSTED);
+        ck_assert_uint_eq(rj->entries, 11); /* all but boot_aggregate */
+        ck_assert_uint_eq(rj->before, 1);
+        ck_assert_uint_eq(rj->found, 0);
+        ck_assert_uint_eq(rj->n_reasons, 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 0);
+        ck_assert_uint_eq(rj->state.n_sticky, 0);
+        ck_assert_uint_eq(rj->state.epoch_runtime_count, 0);
+        ck_assert_uint_eq(rj->state.rounds, before.rounds); /* no round */
+        ck_assert_uint_eq(rj->state.ima_next_index, 12);
+        ck_assert_mem_eq(&r3->state, &before, sizeof(before)); /* input untouched */
+        /* ... and the next round under it is trusted, without an acknowledgement. */
+        orig = F.policy;
+        F.policy = TAKE_PTR(allows);
+        next = run(&rj->state, "round3", NULL, 0, false);
+        assert_trusted(next);
+        dw_runtime_policy_free(F.policy);
+        F.policy = NULL;
+
+        /* A policy that drops a file that ran before the change: it is rejected now too. */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, drops, kept, 12, rj), 0);
+        ck_assert_int_eq(rj->verdict, DW_ROUND_UNTRUSTED);
+        ck_assert_uint_eq(rj->found, 2);
+        ck_assert_uint_eq(rj->n_reasons, 2);
+        ck_assert_uint_eq(rj->state.sticky_count, 2);
+        ck_assert_uint_eq(rj->state.epoch_runtime_count, 2);
+        ck_assert_int_eq(rj->reasons[0].index, 1);
+        ck_assert_str_eq(rj->reasons[0].path, first);
+        ck_assert_str_eq(rj->reasons[0].rule, "not_in_allowlist");
+        ck_assert_uint_eq(rj->reasons[0].round, before.rounds + 1); /* found in the coming round */
+        ck_assert(!rj->reasons[0].earlier);
+        ck_assert_str_eq(rj->reasons[1].path, "/usr/local/bin/evil");
+        ck_assert_uint_eq(rj->state.sticky_last_round, before.rounds + 1);
+        /* The next round lists them as its own; the one after as earlier. */
+        F.policy = TAKE_PTR(drops);
+        next = (free(next), run(&rj->state, "round3", NULL, 0, false));
+        assert_untrusted(next);
+        ck_assert_uint_eq(next->n_reasons, 2);
+        ck_assert(!next->reasons[0].earlier && next->reasons[0].sticky);
+        ck_assert_uint_eq(next->state.sticky_count, 2);
+        ck_assert_uint_eq(next->state.epoch_runtime_count, 2);
+        after = run(&next->state, "round3", NULL, 0, false);
+        ck_assert(after->reasons[0].earlier);
+        why = &after->reasons[1];
+        ck_assert_str_eq(why->path, "/usr/local/bin/evil");
+        /* The same policy again (a round judges again only when the policy changes): the same state. */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &next->state, F.policy, kept, 12, rj), 0);
+        ck_assert_uint_eq(rj->before, 2);
+        ck_assert_uint_eq(rj->found, 2);
+        ck_assert_uint_eq(rj->state.sticky_count, 2);
+        blob_done(&log);
+}
+END_TEST
+
+START_TEST(test_rejudge_keeps_other_failures)
+{
+        _cleanup_free_ struct dw_round_result *r3 = epoch1_with_evil(), *r4 = NULL;
+        _cleanup_free_ struct dw_round_rejudge_result *rj = malloc(sizeof(*rj));
+        _cleanup_free_ struct dw_round_stored_entry *kept = NULL, *kept4 = NULL;
+        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *allows = NULL;
+        struct dw_round_state s = r3->state, ack;
+        struct blob log, log4;
+
+        ck_assert_ptr_nonnull(rj);
+        kept = stored_entries("round3.ima", 12, &log);
+        allows = policy_variant("/usr/local/bin/evil", r3->reasons[0].digest);
+
+        /* Sticky failures of other kinds, even of this epoch, stay: a boot policy failure and a refused batch. */
+        s.sticky[s.n_sticky++] = (struct dw_round_reason){
+                .kind = DW_ROUND_BOOT_POLICY, .sticky = true, .round = 3, .epoch = 0, .index = 4, .rule = "$.events"};
+        s.sticky[s.n_sticky++] = (struct dw_round_reason){
+                .kind = DW_ROUND_EVENT_CHAIN_MISMATCH, .sticky = true, .round = 4, .epoch = 0, .index = -1};
+        s.sticky_count += 2;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &s, allows, kept, 12, rj), 0);
+        ck_assert_int_eq(rj->verdict, DW_ROUND_UNTRUSTED);
+        ck_assert_uint_eq(rj->state.sticky_count, 2);
+        ck_assert_uint_eq(rj->state.n_sticky, 2);
+        ck_assert_int_eq(rj->state.sticky[0].kind, DW_ROUND_BOOT_POLICY);
+        ck_assert_int_eq(rj->state.sticky[1].kind, DW_ROUND_EVENT_CHAIN_MISMATCH);
+
+        /* A runtime failure of an earlier epoch stays: after a reboot, only the new epoch's entries are judged. */
+        r4 = run(&r3->state, "round4", "round4.ima", 0, true);
+        ck_assert(r4->reboot);
+        ck_assert_uint_eq(r4->state.reboots, 1);
+        ck_assert_uint_eq(r4->state.epoch_runtime_count, 0);
+        kept4 = stored_entries("round4.ima", r4->state.ima_next_index, &log4);
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r4->state, allows, kept4, r4->state.ima_next_index, rj), 0);
+        ck_assert_int_eq(rj->verdict, DW_ROUND_UNTRUSTED);
+        ck_assert_uint_eq(rj->before, 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 1);
+        ck_assert_str_eq(rj->state.sticky[0].path, "/usr/local/bin/evil");
+        ck_assert_uint_eq(rj->state.sticky[0].epoch, 0);
+
+        /* An acknowledged failure the new policy still rejects is pending again; one it accepts is not. */
+        ack = r3->state;
+        ck_assert_uint_eq(dw_round_state_acknowledge(&ack, 0), 1);
+        ck_assert_uint_eq(ack.epoch_runtime_count, 0);
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &ack, F.policy, kept, 12, rj), 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 1);
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &ack, allows, kept, 12, rj), 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 0);
+        /* A partial acknowledgement counts the epoch's runtime failures it clears. */
+        ack = rj->state;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, kept, 12, rj), 0);
+        ack = rj->state; /* evil, found in round 4 */
+        ck_assert_uint_eq(dw_round_state_acknowledge(&ack, 3), 0);
+        ck_assert_uint_eq(ack.epoch_runtime_count, 1);
+        ck_assert_uint_eq(dw_round_state_acknowledge(&ack, 4), 1);
+        ck_assert_uint_eq(ack.epoch_runtime_count, 0);
+        blob_done(&log);
+        blob_done(&log4);
+}
+END_TEST
+
+START_TEST(test_rejudge_bad_input)
+{
+        _cleanup_free_ struct dw_round_result *r3 = epoch1_with_evil();
+        _cleanup_free_ struct dw_round_rejudge_result *rj = malloc(sizeof(*rj));
+        _cleanup_free_ struct dw_round_stored_entry *kept = NULL;
+        struct dw_round_stored_entry bad[12];
+        struct dw_round_state s;
+        struct blob log;
+
+        ck_assert_ptr_nonnull(rj);
+        kept = stored_entries("round3.ima", 12, &log);
+        /* Not the epoch's entries: too few, out of order, a record cut, two records in one, another PCR. */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, kept, 11, rj), -EBADMSG);
+        memcpy(bad, kept, sizeof(bad));
+        bad[3] = kept[4];
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+        memcpy(bad, kept, sizeof(bad));
+        bad[5].record_size--;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+        memcpy(bad, kept, sizeof(bad));
+        bad[5].record_size += kept[6].record_size;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+        memcpy(bad, kept, sizeof(bad));
+        bad[5].record_size = 0;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+        memcpy(bad, kept, sizeof(bad));
+        bad[5].digest_alg = _DW_HASH_ALG_MAX;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+        /* Every truncation of every record: refused, never a crash. */
+        for (size_t i = 0; i < 12; i++)
+                for (size_t n = 0; n < kept[i].record_size; n++) {
+                        memcpy(bad, kept, sizeof(bad));
+                        bad[i].record_size = n;
+                        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, bad, 12, rj), -EBADMSG);
+                }
+        /* Caller errors. */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, NULL, kept, 12, rj), -EINVAL);
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &r3->state, F.policy, NULL, 12, rj), -EINVAL);
+        s = r3->state;
+        s.epoch_runtime_count = s.sticky_count + 1;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &s, F.policy, kept, 12, rj), -EINVAL);
+        s = r3->state;
+        s.epoch_runtime_count = 0; /* a kept failure of the epoch the count does not know */
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &s, F.policy, kept, 12, rj), -EINVAL);
+        /* state and &ret->state may be the same. */
+        rj->state = r3->state;
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &rj->state, F.policy, kept, 12, rj), 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 1);
+        blob_done(&log);
+}
+END_TEST
+
+/* A version 1 blob of s (the layout before epochs): what a verifier of before kept. */
+static void serialize_v1(const struct dw_round_state *s, uint8_t **ret, size_t *ret_size)
+{
+        size_t bank = dw_hash_alg_size(s->ima_bank), o = 12, cap = 8192;
+        uint8_t *b = calloc(1, cap), check[32];
+
+#define PUT(v, n)                                                                                                      \
+        do {                                                                                                           \
+                uint64_t _v = (uint64_t)(v);                                                                           \
+                for (unsigned _i = 0; _i < (n); _i++)                                                                  \
+                        b[o++] = (uint8_t)(_v >> (8 * _i));                                                            \
+        } while (0)
+#define PUTB(p, n)                                                                                                     \
+        do {                                                                                                           \
+                memcpy(b + o, (p), (n));                                                                               \
+                o += (n);                                                                                              \
+        } while (0)
+#define PUTS(str)                                                                                                      \
+        do {                                                                                                           \
+                PUT(strlen(str), 2);                                                                                   \
+                PUTB(str, strlen(str));                                                                                \
+        } while (0)
+        ck_assert_ptr_nonnull(b);
+        memcpy(b, "DWRS", 4);
+        b[4] = 1;
+        PUT(s->rounds, 8);
+        PUT(s->rounds_untrusted, 8);
+        PUT(s->reboots, 8);
+        PUT(s->ima_entries, 8);
+        PUT(s->last_round_time, 8);
+        PUT(s->last_verdict, 1);
+        PUT((s->has_clock ? 1u : 0u) | (s->clock.safe ? 2u : 0u) | (s->boot_verified ? 4u : 0u), 1);
+        PUT(s->clock.clock, 8);
+        PUT(s->clock.reset_count, 4);
+        PUT(s->clock.restart_count, 4);
+        PUT(s->ima_bank, 1);
+        PUT((uint8_t)(int8_t)s->ima_rule, 1);
+        PUT(s->boot_reset_count, 4);
+        for (unsigned pcr = 0; pcr < 10; pcr++)
+                PUTB(s->boot_pcrs[pcr], bank);
+        PUT(s->ima_next_index, 8);
+        PUT(s->ima_violations, 8);
+        for (int rule = 0; rule < _DW_IMA_BANK_RULE_MAX; rule++)
+                PUTB(s->ima_pcr[rule], bank);
+        PUT(s->sticky_count, 4);
+        PUT(s->sticky_last_round, 8);
+        PUT(s->n_sticky, 1);
+        for (uint32_t i = 0; i < s->n_sticky; i++) {
+                const struct dw_round_reason *r = &s->sticky[i];
+
+                PUT(r->kind, 1);
+                PUT((r->sticky ? 1u : 0u) | (r->earlier ? 2u : 0u), 1);
+                PUT(r->round, 8);
+                PUT(r->index, 8);
+                PUTS(r->path);
+                PUTS(r->digest);
+                PUTS(r->rule);
+                PUTS(r->msg);
+        }
+        for (unsigned i = 0; i < 4; i++)
+                b[8 + i] = (uint8_t)((o - 12) >> (8 * i));
+        ck_assert_int_ge(dw_hash_oneshot(DW_HASH_SHA256, b, o, check), 0);
+        PUTB(check, 8);
+#undef PUT
+#undef PUTB
+#undef PUTS
+        *ret = b;
+        *ret_size = o;
+}
+
+START_TEST(test_state_blob_v1)
+{
+        _cleanup_free_ struct dw_round_result *r3 = epoch1_with_evil();
+        _cleanup_free_ struct dw_round_rejudge_result *rj = malloc(sizeof(*rj));
+        _cleanup_free_ struct dw_round_stored_entry *kept = NULL;
+        _cleanup_free_ uint8_t *v1 = NULL, *v2 = NULL;
+        _cleanup_(dw_runtime_policy_freep) struct dw_runtime_policy *allows = NULL;
+        struct dw_round_state back, again;
+        struct dw_error err = {};
+        size_t size, size2;
+        struct blob log;
+
+        ck_assert_ptr_nonnull(rj);
+        serialize_v1(&r3->state, &v1, &size);
+        ck_assert_msg(dw_round_state_deserialize(v1, size, &back, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(back.rounds, r3->state.rounds);
+        ck_assert_uint_eq(back.ima_next_index, 12);
+        ck_assert_uint_eq(back.sticky_count, 1);
+        ck_assert_str_eq(back.sticky[0].path, "/usr/local/bin/evil");
+        ck_assert_uint_eq(back.sticky[0].epoch, DW_ROUND_EPOCH_UNKNOWN); /* version 1 did not say */
+        ck_assert_uint_eq(back.epoch_runtime_count, 0);
+        for (size_t n = 0; n < size; n++)
+                ck_assert_int_eq(dw_round_state_deserialize(v1, n, &again, NULL), -EBADMSG);
+
+        /* Its runtime failures are of an unknown epoch: a re-judge leaves them. */
+        kept = stored_entries("round3.ima", 12, &log);
+        allows = policy_variant("/usr/local/bin/evil", r3->reasons[0].digest);
+        ck_assert_int_eq(dw_round_rejudge(F.ctx, &back, allows, kept, 12, rj), 0);
+        ck_assert_uint_eq(rj->state.sticky_count, 1);
+        ck_assert_int_eq(rj->verdict, DW_ROUND_UNTRUSTED);
+
+        /* Written again, it is version 2, and reads back the same. */
+        ck_assert_int_eq(dw_round_state_serialize(&back, &v2, &size2), 0);
+        ck_assert_uint_eq(v2[4], DW_ROUND_STATE_VERSION);
+        ck_assert_int_eq(dw_round_state_deserialize(v2, size2, &again, &err), 0);
+        ck_assert_uint_eq(again.sticky[0].epoch, DW_ROUND_EPOCH_UNKNOWN);
+        ck_assert_uint_eq(again.epoch_runtime_count, 0);
+        /* And a version 2 blob keeps the epochs. */
+        free(v2);
+        ck_assert_int_eq(dw_round_state_serialize(&r3->state, &v2, &size2), 0);
+        ck_assert_int_eq(dw_round_state_deserialize(v2, size2, &again, &err), 0);
+        ck_assert_uint_eq(again.sticky[0].epoch, 0);
+        ck_assert_uint_eq(again.epoch_runtime_count, 1);
+        blob_done(&log);
+}
+END_TEST
+
 /* ---- state: serialization, verdict helper, caller errors -------------------------------------------------- */
 
 START_TEST(test_state_blob)
@@ -1222,7 +1607,7 @@ START_TEST(test_state_blob)
                         blob[i] ^= (uint8_t)(1u << bit);
                 }
         /* A newer version. */
-        blob[4] = 2;
+        blob[4] = DW_ROUND_STATE_VERSION + 1;
         ck_assert_int_eq(dw_round_state_deserialize(blob, size, &back, &err), -EOPNOTSUPP);
         ck_assert_int_eq(dw_round_state_deserialize(NULL, 0, &back, NULL), -EBADMSG);
 }
@@ -1795,6 +2180,10 @@ int main(void)
         tcase_add_test(boot, test_boot_policy_info);
 
         tcase_add_test(state, test_state_blob);
+        tcase_add_test(state, test_state_blob_v1);
+        tcase_add_test(state, test_rejudge_drops_and_adds);
+        tcase_add_test(state, test_rejudge_keeps_other_failures);
+        tcase_add_test(state, test_rejudge_bad_input);
         tcase_add_test(state, test_state_small);
         tcase_add_test(state, test_verdict_helper);
         tcase_add_test(state, test_caller_errors);

@@ -2,7 +2,9 @@
 /* verifier/store and verifier/round against a database in a temporary directory: the schema, the end of a round in
  * one transaction (conditional on the state it was judged from, recording its nonce once), sticky failures added
  * by refused event batches, the retention (used nonces by the expiry their key starts with, events by arrival), the
- * removal of a gateway with everything of it, and the gateways a policy change affects. */
+ * removal of a gateway with everything of it, the gateways a policy change affects, the IMA entries kept per gateway
+ * and boot epoch (stored with the round, dropped at a reboot and with the gateway, shared records kept once) and the
+ * migration that introduced them. */
 
 #include <check.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "nonces.h"
 #include "round.h"
@@ -75,7 +78,7 @@ START_TEST(test_schema)
 
         ck_assert_int_eq(vf_store_schema_version(store, &version), 0);
         ck_assert_int_eq(version, VF_STORE_SCHEMA_VERSION);
-        ck_assert_int_eq(version, 4);
+        ck_assert_int_eq(version, 5);
 }
 END_TEST
 
@@ -116,7 +119,7 @@ START_TEST(test_round_commit)
         ck_assert_int_eq(vf_store_round_commit(
                                  store, &g,
                                  &(struct vf_state_expect){.rounds = 0, .state = judged, .state_size = judged_size},
-                                 &(struct vf_nonce_use){nonce, sizeof(nonce)}, &trusted, 1000, &previous),
+                                 NULL, &(struct vf_nonce_use){nonce, sizeof(nonce)}, &trusted, 1000, &previous),
                          0);
         ck_assert_int_eq(previous, VF_STATUS_UNKNOWN);
         ck_assert_int_eq(vf_store_nonce_used(store, nonce, sizeof(nonce), &used), 0);
@@ -132,18 +135,18 @@ START_TEST(test_round_commit)
         ck_assert_int_eq(vf_store_round_commit(
                                  store, &g,
                                  &(struct vf_state_expect){.rounds = 1, .state = judged, .state_size = judged_size},
-                                 NULL, &trusted, 1000, &previous),
+                                 NULL, NULL, &trusted, 1000, &previous),
                          -ESTALE);
         ck_assert_int_eq(vf_store_round_commit(
                                  store, &g,
                                  &(struct vf_state_expect){.rounds = 0, .state = g.state, .state_size = g.state_size},
-                                 NULL, &trusted, 1000, &previous),
+                                 NULL, NULL, &trusted, 1000, &previous),
                          -ESTALE);
         /* A nonce is recorded once: a second round with it is refused as a whole. */
         ck_assert_int_eq(vf_store_round_commit(
                                  store, &g,
                                  &(struct vf_state_expect){.rounds = 1, .state = g.state, .state_size = g.state_size},
-                                 &(struct vf_nonce_use){nonce, sizeof(nonce)}, &trusted, 1000, &previous),
+                                 NULL, &(struct vf_nonce_use){nonce, sizeof(nonce)}, &trusted, 1000, &previous),
                          -EEXIST);
         ck_assert_int_eq(vf_store_gateway_get(store, "gw1", &again), 0);
         ck_assert_uint_eq(again.rounds, 1);
@@ -331,6 +334,160 @@ START_TEST(test_affected)
 }
 END_TEST
 
+/* ---- kept IMA entries (store-evidence.c) ------------------------------------------------------------------------- */
+
+/* A round of gateway id that consumed entries (records as given) and optionally started a new epoch. */
+static void round_with_entries(const char *id, bool new_epoch, const struct dw_round_stored_entry *e, size_t n,
+                               const char *judged)
+{
+        struct vf_gateway g = {};
+        _cleanup_free_ uint8_t *expected = NULL;
+        size_t expected_size;
+        uint64_t rounds;
+
+        ck_assert_int_eq(vf_store_gateway_get(store, id, &g), 0);
+        expected = malloc(g.state_size);
+        memcpy(expected, g.state, g.state_size);
+        expected_size = g.state_size;
+        rounds = g.rounds;
+        g.ima_next_index = (new_epoch ? 0 : g.ima_next_index) + n;
+        snprintf(g.runtime_judged, sizeof(g.runtime_judged), "%s", judged);
+        g.evidence_complete = new_epoch || g.evidence_complete;
+        ck_assert_int_eq(
+                vf_store_round_commit(
+                        store, &g,
+                        &(struct vf_state_expect){.rounds = rounds, .state = expected, .state_size = expected_size},
+                        &(struct vf_evidence_update){.new_epoch = new_epoch, .entries = e, .n = n}, NULL, &trusted,
+                        1000, NULL),
+                0);
+        vf_gateway_done(&g);
+}
+
+#define REC(i, text)                                                                                                   \
+        {                                                                                                              \
+                .index = (i), .digest_alg = DW_HASH_SHA1, .record = (const uint8_t *)(text),                           \
+                .record_size = sizeof(text) - 1                                                                        \
+        }
+
+static void assert_kept(const char *id, size_t n, const char *const *texts)
+{
+        struct vf_evidence e = {};
+
+        ck_assert_int_eq(vf_store_evidence_get(store, id, &e), 0);
+        ck_assert_uint_eq(e.n, n);
+        for (size_t i = 0; i < n; i++) {
+                ck_assert_uint_eq(e.entries[i].index, i);
+                ck_assert_int_eq(e.entries[i].digest_alg, DW_HASH_SHA1);
+                ck_assert_uint_eq(e.entries[i].record_size, strlen(texts[i]));
+                ck_assert_mem_eq(e.entries[i].record, texts[i], strlen(texts[i]));
+        }
+        vf_evidence_done(&e);
+}
+
+START_TEST(test_evidence)
+{
+        const struct dw_round_stored_entry a[] = {REC(0, "boot"), REC(1, "bash"), REC(2, "app-1")};
+        const struct dw_round_stored_entry a2[] = {REC(3, "ls")};
+        const struct dw_round_stored_entry b[] = {REC(0, "boot"), REC(1, "bash")};
+        const struct dw_round_stored_entry a_rebooted[] = {REC(0, "boot-2")};
+        struct vf_gateway g = {};
+        uint64_t records, entries;
+
+        enroll("gw1", "default");
+        enroll("gw2", "default");
+        ck_assert_int_eq(vf_store_gateway_get(store, "gw1", &g), 0);
+        ck_assert(g.evidence_complete); /* enrolled: nothing consumed, nothing missing */
+        ck_assert_str_eq(g.runtime_judged, "");
+        vf_gateway_done(&g);
+
+        /* Entries are kept per round, in the round's transaction; identical records once for the fleet. */
+        round_with_entries("gw1", false, a, 3, "runtime:base@1");
+        round_with_entries("gw1", false, a2, 1, "runtime:base@1");
+        round_with_entries("gw2", false, b, 2, "runtime:base@1");
+        assert_kept("gw1", 4, (const char *const[]){"boot", "bash", "app-1", "ls"});
+        assert_kept("gw2", 2, (const char *const[]){"boot", "bash"});
+        ck_assert_int_eq(vf_store_evidence_counts(store, &records, &entries), 0);
+        ck_assert_uint_eq(records, 4);
+        ck_assert_uint_eq(entries, 6);
+        ck_assert_int_eq(vf_store_gateway_get(store, "gw1", &g), 0);
+        ck_assert_str_eq(g.runtime_judged, "runtime:base@1");
+        ck_assert(g.evidence_complete);
+        ck_assert_uint_eq(g.ima_next_index, 4);
+        vf_gateway_done(&g);
+
+        /* A reboot: the previous epoch's entries go (records other gateways hold stay), the new epoch's come. */
+        round_with_entries("gw1", true, a_rebooted, 1, "runtime:base@2");
+        assert_kept("gw1", 1, (const char *const[]){"boot-2"});
+        assert_kept("gw2", 2, (const char *const[]){"boot", "bash"});
+        ck_assert_int_eq(vf_store_evidence_counts(store, &records, &entries), 0);
+        ck_assert_uint_eq(records, 3);
+        ck_assert_uint_eq(entries, 3);
+        ck_assert_int_eq(vf_store_gateway_get(store, "gw1", &g), 0); /* from the cache */
+        ck_assert_str_eq(g.runtime_judged, "runtime:base@2");
+        vf_gateway_done(&g);
+
+        /* A round without entries changes none. */
+        round_with_entries("gw2", false, NULL, 0, "runtime:base@2");
+        assert_kept("gw2", 2, (const char *const[]){"boot", "bash"});
+
+        /* Removing a gateway removes its entries, and the records nobody else holds. */
+        ck_assert_int_eq(vf_store_gateway_delete(store, "gw2"), 0);
+        assert_kept("gw2", 0, NULL);
+        ck_assert_int_eq(vf_store_evidence_counts(store, &records, &entries), 0);
+        ck_assert_uint_eq(records, 1);
+        ck_assert_uint_eq(entries, 1);
+        ck_assert_int_eq(vf_store_gateway_delete(store, "gw1"), 0);
+        ck_assert_int_eq(vf_store_evidence_counts(store, &records, &entries), 0);
+        ck_assert_uint_eq(records, 0);
+        ck_assert_uint_eq(entries, 0);
+}
+END_TEST
+
+/* A version 4 database (before kept entries): made from a version 5 one by taking away what migration 4 -> 5 adds. */
+START_TEST(test_migration_v5)
+{
+        const struct dw_round_stored_entry e[] = {REC(0, "boot")};
+        struct vf_gateway g = {};
+        sqlite3 *db = NULL;
+        char msg[300];
+        int version = 0;
+
+        enroll("mid-epoch", "default");
+        enroll("fresh", "default");
+        vf_store_close(store);
+        store = NULL;
+        ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(db,
+                                      "DROP TABLE gateway_entries; DROP TABLE ima_records;"
+                                      "ALTER TABLE gateways DROP COLUMN runtime_judged;"
+                                      "ALTER TABLE gateways DROP COLUMN evidence_complete;"
+                                      "UPDATE gateways SET ima_next_index = 7, rounds = 3 WHERE id = 'mid-epoch';"
+                                      "UPDATE schema_version SET version = 4",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        ck_assert_msg(vf_store_open(path, &store, msg, sizeof(msg)) == 0, "%s", msg);
+        ck_assert_int_eq(vf_store_schema_version(store, &version), 0);
+        ck_assert_int_eq(version, 5);
+        /* In the middle of an epoch: its earlier entries were never kept, so they cannot be judged again. */
+        ck_assert_int_eq(vf_store_gateway_get(store, "mid-epoch", &g), 0);
+        ck_assert(!g.evidence_complete);
+        ck_assert_str_eq(g.runtime_judged, "");
+        vf_gateway_done(&g);
+        ck_assert_int_eq(vf_store_gateway_get(store, "fresh", &g), 0);
+        ck_assert(g.evidence_complete);
+        vf_gateway_done(&g);
+        assert_kept("mid-epoch", 0, NULL);
+        /* Its next reboot starts a complete epoch. */
+        round_with_entries("mid-epoch", true, e, 1, "runtime:base@1");
+        ck_assert_int_eq(vf_store_gateway_get(store, "mid-epoch", &g), 0);
+        ck_assert(g.evidence_complete);
+        vf_gateway_done(&g);
+        assert_kept("mid-epoch", 1, (const char *const[]){"boot"});
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("verifier-store");
@@ -345,6 +502,8 @@ int main(void)
         tcase_add_test(tc, test_retention);
         tcase_add_test(tc, test_delete);
         tcase_add_test(tc, test_affected);
+        tcase_add_test(tc, test_evidence);
+        tcase_add_test(tc, test_migration_v5);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
