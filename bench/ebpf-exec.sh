@@ -16,6 +16,7 @@ N=${1:-20000}
 ROUNDS=${2:-3}
 LAT=${LAT:-200}
 STORM=${STORM:-1000000}
+RING=${RING:-1M} # RingBufferSize= (the default is 1M)
 LOOP=$BUILD/bench/ebpf-exec-loop
 TMP=$(mktemp -d)
 VPID= MPID=
@@ -62,6 +63,7 @@ Log=$TMP/ima.bin
 BootLog=$SRC/tests/data/round/bios.log
 [Drift]
 ProtectedPaths=$TMP/protected
+RingBufferSize=$RING
 EOF
 
 monitor_start() {
@@ -110,7 +112,7 @@ awk -v n="$N" '{ for (i = 1; i <= 5; i++) v[i, NR] = $i }
 monitor_start
 echo "== detection latency"
 "$LOOP" latency "$LAT" "$TMP/bin" "$TMP/m.log"
-echo "== tamper event storm, RingBufferSize=8M (the default)"
+echo "== tamper event storm, RingBufferSize=$RING"
 "$LOOP" storm "$STORM" "$TMP/protected/f"
 sleep 2.5
 lost=$(sed -n 's/.*rule=events_lost lost=\([0-9]*\).*/\1/p' "$TMP/m.log" | awk '{ s += $1 } END { print s + 0 }')

@@ -29,6 +29,59 @@ static __always_inline void exec_flags(struct drift_event *ev)
         ev->flags |= DRIFT_F_MEMFD;
 }
 
+#define CAP_SETUID 7
+#define CAP_SETGID 6
+
+/* What the rules of IMA's policy test for this exec (ima_match_rules()): the file's filesystem (magic, uuid, type
+ * name) and owner, and the task's credentials. cred: the task's subjective credentials, which IMA's BPRM_CHECK uses
+ * (current_cred() before the exec; after it, post_exec). */
+static __always_inline void exec_facts(struct drift_event *ev, struct inode *inode, const struct cred *cred,
+                                       bool post_exec)
+{
+        struct super_block *sb;
+        const char *fs_name;
+        __u64 caps = 0;
+        long n;
+
+        if (!inode || !cred)
+                return;
+        sb = BPF_CORE_READ(inode, i_sb);
+        ev->fs_magic = BPF_CORE_READ(sb, s_magic);
+        BPF_CORE_READ_INTO(&ev->fs_uuid, sb, s_uuid.b);
+        fs_name = BPF_CORE_READ(sb, s_type, name);
+        n = fs_name ? bpf_probe_read_kernel_str(ev->fs_name, sizeof(ev->fs_name), fs_name) : -1;
+        if (n <= 0)
+                ev->fs_name[0] = '\0';
+        ev->cred_flags = post_exec ? DRIFT_CRED_POST_EXEC : 0;
+        if (n == sizeof(ev->fs_name))
+                ev->cred_flags |= DRIFT_CRED_FS_NAME_CUT; /* may have been cut */
+        ev->fowner = BPF_CORE_READ(inode, i_uid.val);
+        ev->fgroup = BPF_CORE_READ(inode, i_gid.val);
+        ev->uid = BPF_CORE_READ(cred, uid.val);
+        ev->euid = BPF_CORE_READ(cred, euid.val);
+        ev->suid = BPF_CORE_READ(cred, suid.val);
+        ev->gid = BPF_CORE_READ(cred, gid.val);
+        ev->egid = BPF_CORE_READ(cred, egid.val);
+        ev->sgid = BPF_CORE_READ(cred, sgid.val);
+        /* kernel_cap_t is a u64 since 6.3 and two u32 before: the same 8 bytes either way. */
+        bpf_core_read(&caps, sizeof(caps), &cred->cap_effective);
+        /* has_capability_noaudit(current, CAP_SETUID) is for the initial user namespace. */
+        if (BPF_CORE_READ(cred, user_ns, level) == 0) {
+                if (caps & (1ull << CAP_SETUID))
+                        ev->cred_flags |= DRIFT_CRED_CAP_SETUID;
+                if (caps & (1ull << CAP_SETGID))
+                        ev->cred_flags |= DRIFT_CRED_CAP_SETGID;
+        }
+        ev->flags |= DRIFT_F_HAS_FACTS;
+}
+
+static __always_inline const struct cred *current_cred(void)
+{
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+        return BPF_CORE_READ(task, cred);
+}
+
 static __always_inline int exec_file(struct file *file, const char *filename, bool kernel_filename, __u32 tier)
 {
         struct drift_scratch *s;
@@ -41,6 +94,7 @@ static __always_inline int exec_file(struct file *file, const char *filename, bo
                 return 0;
         ev = &s->ev;
         drift_inode(ev, BPF_CORE_READ(file, f_inode));
+        exec_facts(ev, BPF_CORE_READ(file, f_inode), current_cred(), false);
         drift_file_name(s, file);
         exec_flags(ev);
         if (kernel_filename)
@@ -71,6 +125,7 @@ int tp_exec_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
                 return 0;
         ev = &s->ev;
         drift_inode(ev, BPF_CORE_READ(file, f_inode));
+        exec_facts(ev, BPF_CORE_READ(file, f_inode), BPF_CORE_READ(task, cred), true);
         drift_file_name(s, file);
         exec_flags(ev);
         loc = (__u16)(ctx->__data_loc_filename & 0xffff);
@@ -130,6 +185,7 @@ int BPF_PROG(lsm_exec_bprm_check_security, struct linux_binprm *bprm)
                 return 0;
         ev = &s->ev;
         drift_inode(ev, file->f_inode);
+        exec_facts(ev, file->f_inode, current_cred(), false);
         /* The kernel's own d_path() where the hook allows it (it names a deleted file "... (deleted)"), else the
          * walk; the walk also tells a memfd. */
         drift_file_name(s, file);

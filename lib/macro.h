@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _likely_(x)   __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
@@ -45,6 +45,14 @@ static inline void closep(int *fd)
                 close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+
+/* Takes ownership of a file descriptor out of a _cleanup_close_ variable. */
+#define TAKE_FD(fd)                                                                                                    \
+        ({                                                                                                             \
+                int _tfd = (fd);                                                                                       \
+                (fd) = -EBADF;                                                                                         \
+                _tfd;                                                                                                  \
+        })
 
 /* Takes ownership of a pointer out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                                                                                                    \

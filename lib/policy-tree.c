@@ -25,13 +25,6 @@
 #define MAX_SYMLINK_HOPS 40 /* the kernel's MAXSYMLINKS */
 #define READ_CHUNK       (1024 * 1024)
 
-#define TAKE_FD(fd)                                                                                                    \
-        ({                                                                                                             \
-                int _fd_ = (fd);                                                                                       \
-                (fd) = -EBADF;                                                                                         \
-                _fd_;                                                                                                  \
-        })
-
 /* ---- the list ---- */
 
 void dw_tree_list_done(struct dw_tree_list *l)

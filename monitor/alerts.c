@@ -32,6 +32,8 @@ static const struct mon_alert_info alerts[_MON_ALERT_KIND_MAX] = {
         [MON_ALERT_DRIFT_EXEC] = {"drift_exec", "a76e8a7842164f3cb6589f41a8b9bc8d", LOG_WARNING, DW_EVENT_WARNING},
         [MON_ALERT_DRIFT_TAMPER] = {"drift_tamper", "b722f1730d534bb3aba84d5dc654b9a9", LOG_WARNING, DW_EVENT_WARNING},
         [MON_ALERT_DRIFT_KERNEL] = {"drift_kernel", "bbeacbdc8ff643d7aaed15e0702c2271", LOG_CRIT, DW_EVENT_CRITICAL},
+        [MON_ALERT_IMA_UNMEASURED] = {"ima_unmeasured_exec", "a2bed43dc8754f1eb9ae2fcfa6e2734c", LOG_CRIT,
+                                      DW_EVENT_CRITICAL},
 };
 
 const struct mon_alert_info *mon_alert_info(enum mon_alert_kind kind)

@@ -29,6 +29,7 @@ enum mon_alert_kind {
         MON_ALERT_DRIFT_EXEC,      /* eBPF: an executable the policy does not allow, or fileless execution */
         MON_ALERT_DRIFT_TAMPER,    /* eBPF: a write, rename, chmod... of a protected file */
         MON_ALERT_DRIFT_KERNEL,    /* eBPF: module load, BPF load, kexec, ptrace of a privileged process... */
+        MON_ALERT_IMA_UNMEASURED,  /* eBPF + IMA: an exec the IMA policy at start measures has no IMA log entry */
         _MON_ALERT_KIND_MAX,
 };
 

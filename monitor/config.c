@@ -29,6 +29,7 @@ enum key_type {
         KEY_GATEWAY_ID,
         KEY_PATH,         /* absolute */
         KEY_PATH_OR_NONE, /* absolute, or "" for none */
+        KEY_PATH_OR_NO,   /* absolute, or "no" for off */
         KEY_URL,
         KEY_STRING,
         KEY_TIMESPAN, /* stored in usec; unit is the unit of a bare number */
@@ -176,6 +177,11 @@ static const struct key_def keys[] = {
         {.doc = {"IMA", "BootLog", MON_BOOT_LOG_DEFAULT, "the TPM boot event log; empty: none"},
          .type = KEY_PATH_OR_NONE,
          .offset = FIELD(boot_log)},
+        {.doc = {"IMA", "Policy", MON_IMA_POLICY_DEFAULT,
+                 "the kernel's IMA policy as expected, read at start and kept: an execution it measures that the IMA "
+                 "log lacks is an alert (needs eBPF drift detection); no: off"},
+         .type = KEY_PATH_OR_NO,
+         .offset = FIELD(ima_policy)},
 
         /* [Events] */
         {.doc = {"Events", "BatchMaxEvents", "256", "most events in one signed batch (1..1024)"},
@@ -219,7 +225,7 @@ static const struct key_def keys[] = {
          .offset = FIELD(drift_hash_cache_entries),
          .min = 16,
          .max = 1048576},
-        {.doc = {"Drift", "RingBufferSize", "8M",
+        {.doc = {"Drift", "RingBufferSize", "1M",
                  "the kernel's buffer of drift events, a power of two (64K..1G); events that do not fit are counted "
                  "and reported"},
          .type = KEY_SIZE,
@@ -242,8 +248,9 @@ const struct mon_config_key_doc *mon_config_keys(size_t *ret_n)
 
 static bool key_is_string(const struct key_def *k)
 {
-        return k->type == KEY_GATEWAY_ID || k->type == KEY_PATH || k->type == KEY_PATH_OR_NONE || k->type == KEY_URL ||
-               k->type == KEY_STRING || k->type == KEY_PATH_LIST || k->type == KEY_TIERS;
+        return k->type == KEY_GATEWAY_ID || k->type == KEY_PATH || k->type == KEY_PATH_OR_NONE ||
+               k->type == KEY_PATH_OR_NO || k->type == KEY_URL || k->type == KEY_STRING || k->type == KEY_PATH_LIST ||
+               k->type == KEY_TIERS;
 }
 
 static void *key_field(struct mon_config *c, const struct key_def *k)
@@ -653,6 +660,8 @@ static const char *parse_failure(enum key_type type)
                 return "expected an absolute path";
         case KEY_PATH_OR_NONE:
                 return "expected an absolute path, or nothing for none";
+        case KEY_PATH_OR_NO:
+                return "expected an absolute path, or no";
         case KEY_URL:
                 return "expected https://HOST[:PORT] (no path)";
         case KEY_STRING:
@@ -738,6 +747,8 @@ static bool string_is_valid(const struct key_def *k, const char *value)
                 return n > 0 && n <= VALUE_MAX && value[0] == '/';
         case KEY_PATH_OR_NONE:
                 return n == 0 || (n <= VALUE_MAX && value[0] == '/');
+        case KEY_PATH_OR_NO:
+                return strcmp(value, "no") == 0 || (n > 0 && n <= VALUE_MAX && value[0] == '/');
         case KEY_URL:
                 return url_is_valid(value);
         case KEY_STRING:
@@ -805,6 +816,7 @@ static int key_apply(struct mon_config *c, const struct key_def *k, const char *
         case KEY_GATEWAY_ID:
         case KEY_PATH:
         case KEY_PATH_OR_NONE:
+        case KEY_PATH_OR_NO:
         case KEY_URL:
         case KEY_STRING:
         case KEY_PATH_LIST:
@@ -1107,6 +1119,7 @@ static int validate_key(const struct mon_config *c, const struct key_def *k, str
         case KEY_URL:
         case KEY_PATH:
         case KEY_PATH_OR_NONE:
+        case KEY_PATH_OR_NO:
         case KEY_STRING:
         case KEY_PATH_LIST:
         case KEY_TIERS: {

@@ -20,6 +20,8 @@
 #define MON_RUNTIME_DIR_DEFAULT "/run/driftwatch-monitor"
 #define MON_IMA_LOG_DEFAULT     "/sys/kernel/security/ima/binary_runtime_measurements"
 #define MON_BOOT_LOG_DEFAULT    "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define MON_IMA_POLICY_DEFAULT  "/sys/kernel/security/ima/policy"
+#define MON_IMA_POLICY_ETC      "/etc/ima/ima-policy" /* what systemd loads at boot: the default's fallback */
 
 #define MON_DRIFT_PROTECTED_DEFAULT "/usr /etc /boot /lib /lib64 /bin /sbin"
 #define MON_DRIFT_TIERS_DEFAULT     "lsm fentry tracepoint"
@@ -69,6 +71,8 @@ struct mon_config {
                                        * binary_runtime_measurements_sha256) */
         uint64_t ima_poll_usec;       /* PollIntervalMSec= 1000 (securityfs has no inotify) */
         char *boot_log;               /* BootLog= MON_BOOT_LOG_DEFAULT ("" = none) */
+        char *ima_policy;             /* Policy= MON_IMA_POLICY_DEFAULT: the expected IMA policy, for the cross-check
+                                       * of executions against the log ("no" = off) */
 
         /* [Events] */
         uint64_t batch_max_events; /* BatchMaxEvents= 256 (1..1024) */

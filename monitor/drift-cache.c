@@ -170,7 +170,8 @@ struct drift_cache_entry *drift_cache_find_pending(struct drift_cache *c, uint64
         return NULL;
 }
 
-void drift_cache_complete(struct drift_cache *c, struct drift_cache_entry *e, int error, const uint8_t *digest)
+void drift_cache_complete(struct drift_cache *c, struct drift_cache_entry *e, int error,
+                          const struct drift_hash_result *res)
 {
         pending_unlink(c, e);
         e->pending = false;
@@ -180,9 +181,13 @@ void drift_cache_complete(struct drift_cache *c, struct drift_cache_entry *e, in
                 return;
         }
         e->error = error;
-        if (error == 0)
-                memcpy(e->digest, digest, DRIFT_DIGEST_SIZE);
-        if (error != 0) {
+        e->extra_alg = -1;
+        if (error == 0 && res) {
+                memcpy(e->digest, res->digest, DRIFT_DIGEST_SIZE);
+                e->extra_alg = res->extra_alg;
+                memcpy(e->extra, res->extra, sizeof(e->extra));
+        }
+        if (error != 0 || !res) {
                 /* No digest: nothing to remember (the next execution tries again). */
                 table_unlink(c, e);
                 free(e);

@@ -53,11 +53,16 @@ static bool same_file(int fd, const struct drift_hash_job *job)
                (int64_t)st.st_ctim.tv_sec == job->ctime_sec && (uint32_t)st.st_ctim.tv_nsec == job->ctime_nsec;
 }
 
-static int hash_fd(struct dw_hasher *hasher, int fd, uint8_t *buf, uint8_t *ret)
+/* SHA-256 into ret, and the file digest of another algorithm into ret_extra when extra (its own context) is set:
+ * one read of the file for both. */
+static int hash_fd(struct dw_hasher *hasher, struct dw_hasher *extra, int extra_alg, int fd, uint8_t *buf, uint8_t *ret,
+                   uint8_t *ret_extra)
 {
         int r;
 
         r = dw_hasher_init(hasher, DW_HASH_SHA256);
+        if (r >= 0 && extra)
+                r = dw_hasher_init(extra, (enum dw_hash_alg)extra_alg);
         if (r < 0)
                 return r;
         for (;;) {
@@ -70,17 +75,26 @@ static int hash_fd(struct dw_hasher *hasher, int fd, uint8_t *buf, uint8_t *ret)
                 if (n == 0)
                         break;
                 r = dw_hasher_update(hasher, buf, (size_t)n);
+                if (r >= 0 && extra)
+                        r = dw_hasher_update(extra, buf, (size_t)n);
                 if (r < 0)
                         return r;
         }
-        return dw_hasher_final(hasher, ret);
+        r = dw_hasher_final(hasher, ret);
+        if (r >= 0 && extra)
+                r = dw_hasher_final(extra, ret_extra);
+        return r;
 }
 
-static void run_job(struct dw_hasher *hasher, uint8_t *buf, struct drift_hash_job *job, struct drift_hash_result *res)
+static void run_job(struct dw_hasher *hasher, struct dw_hasher *extra, uint8_t *buf, struct drift_hash_job *job,
+                    struct drift_hash_result *res)
 {
+        bool with_extra = job->extra_alg >= 0 && job->extra_alg < _DW_HASH_ALG_MAX &&
+                          job->extra_alg != DW_HASH_SHA256 && extra &&
+                          dw_hasher_has(extra, (enum dw_hash_alg)job->extra_alg);
         int r;
 
-        *res = (struct drift_hash_result){.id = job->id};
+        *res = (struct drift_hash_result){.id = job->id, .extra_alg = -1};
         if (job->fd >= 0 && !same_file(job->fd, job)) {
                 close(job->fd);
                 job->fd = -1;
@@ -100,7 +114,13 @@ static void run_job(struct dw_hasher *hasher, uint8_t *buf, struct drift_hash_jo
                 res->error = -errno;
                 return;
         }
-        r = hash_fd(hasher, job->fd, buf, res->digest);
+        r = hash_fd(hasher, with_extra ? extra : NULL, job->extra_alg, job->fd, buf, res->digest, res->extra);
+        if (r >= 0 && with_extra)
+                res->extra_alg = job->extra_alg;
+        else if (r >= 0 && job->extra_alg == DW_HASH_SHA256) {
+                res->extra_alg = DW_HASH_SHA256;
+                memcpy(res->extra, res->digest, DRIFT_DIGEST_SIZE);
+        }
         /* Changed while it was read: what was hashed is not what was executed. */
         if (r >= 0 && !same_file(job->fd, job))
                 r = -ESTALE;
@@ -110,9 +130,12 @@ static void run_job(struct dw_hasher *hasher, uint8_t *buf, struct drift_hash_jo
 static void *worker(void *userdata)
 {
         struct drift_hasher *h = userdata;
-        _cleanup_(dw_hasher_freep) struct dw_hasher *hasher = NULL;
+        _cleanup_(dw_hasher_freep) struct dw_hasher *hasher = NULL, *extra = NULL;
         _cleanup_free_ uint8_t *buf = malloc(READ_SIZE);
         bool have_hasher = dw_hasher_new(&hasher) >= 0;
+
+        if (dw_hasher_new(&extra) < 0)
+                extra = NULL;
 
         pthread_mutex_lock(&h->mutex);
         for (;;) {
@@ -130,9 +153,9 @@ static void *worker(void *userdata)
                 pthread_mutex_unlock(&h->mutex);
 
                 if (have_hasher && buf)
-                        run_job(hasher, buf, &job, &res);
+                        run_job(hasher, extra, buf, &job, &res);
                 else
-                        res = (struct drift_hash_result){.id = job.id, .error = -ENOMEM};
+                        res = (struct drift_hash_result){.id = job.id, .error = -ENOMEM, .extra_alg = -1};
                 job_done(&job);
 
                 pthread_mutex_lock(&h->mutex);

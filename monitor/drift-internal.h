@@ -9,7 +9,9 @@
 #include <sys/types.h>
 
 #include "drift-event.h"
+#include "drift-imacheck.h"
 #include "drift.h"
+#include "hash.h"
 #include "macro.h"
 
 #define DRIFT_DIGEST_SIZE 32 /* SHA-256 */
@@ -56,12 +58,15 @@ struct drift_hash_job {
         uint64_t ino, size;
         int64_t mtime_sec, ctime_sec;
         uint32_t mtime_nsec, ctime_nsec;
+        int extra_alg; /* an enum dw_hash_alg to hash with too (the IMA log's file digests), or -1 */
 };
 
 struct drift_hash_result {
         uint64_t id;
         int error; /* 0, -ESTALE (the file changed or is gone), or the errno of open/read */
         uint8_t digest[DRIFT_DIGEST_SIZE];
+        int extra_alg; /* as in the job; -1 when it could not be computed */
+        uint8_t extra[DW_HASH_MAX_SIZE];
 };
 
 struct drift_hasher;
@@ -93,6 +98,8 @@ struct drift_cache_entry {
         bool orphan;  /* replaced or invalidated while pending: freed when its result arrives */
         int error;    /* when done: 0 or why there is no digest */
         uint8_t digest[DRIFT_DIGEST_SIZE];
+        int extra_alg; /* the digest in extra[], or -1 */
+        uint8_t extra[DW_HASH_MAX_SIZE];
         struct drift_waiter *waiters;
         struct drift_cache_entry *hash_next, *lru_prev, *lru_next, *pending_next;
 };
@@ -106,8 +113,10 @@ struct drift_cache_entry *drift_cache_get(struct drift_cache *c, const struct dr
 int drift_cache_add_pending(struct drift_cache *c, const struct drift_file_key *key, struct drift_cache_entry **ret);
 /* The pending entry of a job (orphans included), or NULL. */
 struct drift_cache_entry *drift_cache_find_pending(struct drift_cache *c, uint64_t id);
-/* A pending entry's result: its waiters are the caller's to take first. Frees it if it was orphaned. */
-void drift_cache_complete(struct drift_cache *c, struct drift_cache_entry *e, int error, const uint8_t *digest);
+/* A pending entry's result: its waiters are the caller's to take first. Frees it if it was orphaned. res NULL: no
+ * digest (error). */
+void drift_cache_complete(struct drift_cache *c, struct drift_cache_entry *e, int error,
+                          const struct drift_hash_result *res);
 /* Forgets what is known of the file dev:ino (a tamper event touched it). */
 void drift_cache_invalidate(struct drift_cache *c, uint64_t dev, uint64_t ino);
 size_t drift_cache_size(const struct drift_cache *c);

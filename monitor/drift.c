@@ -21,12 +21,15 @@
 #include "drift-internal.h"
 #include "hex.h"
 
-#define RATE_WINDOW_USEC (1000u * 1000) /* identical alerts within this are counted, not sent */
-#define RATE_SLOTS       1024
-#define TICK_USEC        (1000u * 1000) /* loss counters and rate-limit summaries */
-#define CONSUME_MAX      4096           /* events per wake-up, so that the loop also serves others */
-#define HASH_QUEUE_MAX   1024
-#define AT_REMOVEDIR     0x200
+#define RATE_WINDOW_USEC     (1000u * 1000) /* identical alerts within this are counted, not sent */
+#define RATE_SLOTS           1024
+#define TICK_USEC            (1000u * 1000) /* loss counters and rate-limit summaries */
+#define CONSUME_MAX          4096           /* events per wake-up, so that the loop also serves others */
+#define HASH_QUEUE_MAX       1024
+#define AT_REMOVEDIR         0x200
+#define IMACHECK_TICK_USEC   (250u * 1000)      /* pending cross-checks are looked at again this often */
+#define IMACHECK_GRACE_USEC  (3u * 1000 * 1000) /* default time for an exec's IMA entry to appear */
+#define IMACHECK_PENDING_MAX 4096
 
 int drift_log_level = LOG_INFO;
 
@@ -55,6 +58,28 @@ struct drift_waiter {
         char *path;
         char *filename;
         bool fileless;
+        /* The IMA cross-check: the expected policy measures this exec (ima_rule says which rule) */
+        bool ima_check;
+        const struct dw_ima_rule *ima_rule;
+        uint64_t fs_magic;
+        char fs_name[DRIFT_FSNAME_LEN];
+};
+
+/* The digests of an executed file: SHA-256, and the IMA log's algorithm when another (extra_alg >= 0). */
+struct drift_digests {
+        const uint8_t *sha256;
+        int extra_alg;
+        const uint8_t *extra;
+};
+
+/* An exec whose digest is not (yet) in the IMA log: looked for again until its deadline. */
+struct imacheck_pending {
+        struct imacheck_pending *next;
+        struct drift_waiter w; /* path and filename are its own */
+        uint8_t sha256[DRIFT_DIGEST_SIZE];
+        int extra_alg;
+        uint8_t extra[DW_HASH_MAX_SIZE];
+        uint64_t deadline;
 };
 
 struct rate_slot {
@@ -84,6 +109,14 @@ struct mon_drift {
         uint64_t counters[_DRIFT_COUNTER_MAX];
         uint64_t hash_dropped, hash_dropped_reported;
         struct rate_slot slots[RATE_SLOTS];
+        /* the IMA cross-check */
+        const struct dw_ima_policy *ima_policy;
+        const struct mon_drift_ima_ops *ima_ops;
+        uint64_t ima_grace_usec;
+        struct imacheck_pending *pending;
+        size_t n_pending;
+        sd_event_source *imacheck_timer;
+        struct mon_drift_imacheck_stats stats;
 };
 
 static uint64_t now_usec(void)
@@ -250,12 +283,215 @@ static void exec_alert(struct mon_drift *d, const struct drift_waiter *w, const 
         d->alert(MON_ALERT_DRIFT_EXEC, -1, f, ELEMENTSOF(f), message, d->userdata);
 }
 
-/* An execution whose file's digest is known (error 0) or cannot be (error < 0). */
-static void exec_judge(struct mon_drift *d, const struct drift_waiter *w, int error, const uint8_t *digest)
+/* ---- the IMA cross-check -------------------------------------------------------------------------------------- */
+
+static void imacheck_alert(struct mon_drift *d, const struct drift_waiter *w, const struct drift_digests *dg)
+{
+        char message[700], digest[16 + 2 * DW_HASH_MAX_SIZE + 1], hex[2 * DW_HASH_MAX_SIZE + 1], rule[600], fsmagic[24];
+        enum dw_hash_alg alg = dg->extra_alg >= 0 ? (enum dw_hash_alg)dg->extra_alg : DW_HASH_SHA256;
+        const uint8_t *bytes = dg->extra_alg >= 0 ? dg->extra : dg->sha256;
+
+        d->stats.unmeasured++;
+        if (!rate_pass(d, MON_ALERT_IMA_UNMEASURED, "ima_unmeasured", w->path, NULL))
+                return;
+        snprintf(digest, sizeof(digest), "%s:%s", dw_hash_alg_name(alg),
+                 dw_hex_encode(bytes, dw_hash_alg_size(alg), hex));
+        snprintf(rule, sizeof(rule), "line %u: %.500s", w->ima_rule ? w->ima_rule->line : 0,
+                 w->ima_rule ? w->ima_rule->text : "");
+        snprintf(fsmagic, sizeof(fsmagic), "0x%" PRIx64, w->fs_magic);
+        struct mon_alert_field f[] = {
+                MON_FIELD_STR("path", w->path),
+                MON_FIELD_STR("digest", digest),
+                MON_FIELD_INT("pid", w->tgid),
+                MON_FIELD_INT("ppid", w->ppid),
+                MON_FIELD_INT("uid", w->uid),
+                MON_FIELD_STR("comm", w->comm),
+                MON_FIELD_STR("rule", rule),
+                MON_FIELD_STR("tier", tier_of(w->tier)),
+                MON_FIELD_STR("fsmagic", fsmagic),
+                MON_FIELD_STR("fsname", w->fs_name),
+                MON_FIELD_INT("cgroup", w->cgroup_id),
+                MON_FIELD_STR("reason", "the IMA policy in effect when the monitor started measures this execution, "
+                                        "but the IMA log has no entry with its digest: the kernel's IMA policy was "
+                                        "replaced, or IMA was bypassed"),
+        };
+        snprintf(message, sizeof(message),
+                 "%.300s executed by pid %u (%s, uid %u) was not measured by IMA, which the IMA policy at start "
+                 "requires (%.200s)",
+                 w->path, w->tgid, w->comm, w->uid, rule);
+        d->alert(MON_ALERT_IMA_UNMEASURED, -1, f, ELEMENTSOF(f), message, d->userdata);
+}
+
+static bool imacheck_lookup(struct mon_drift *d, const struct drift_digests *dg)
+{
+        void *u = d->userdata;
+
+        return d->ima_ops->lookup(DW_HASH_SHA256, dg->sha256, DRIFT_DIGEST_SIZE, u) ||
+               (dg->extra_alg >= 0 && d->ima_ops->lookup((enum dw_hash_alg)dg->extra_alg, dg->extra,
+                                                         dw_hash_alg_size((enum dw_hash_alg)dg->extra_alg), u));
+}
+
+/* One decision; refresh: read the IMA log first when the digest is not found. */
+static enum drift_imacheck_result imacheck_decide(struct mon_drift *d, const struct drift_digests *dg, bool have_digest,
+                                                  uint64_t deadline, bool refresh)
+{
+        unsigned algs = d->ima_ops->algs(d->userdata), computed = 1u << DW_HASH_SHA256;
+        struct drift_imacheck_input in = {
+                .verdict = DW_IMA_MEASURED,
+                .have_digest = have_digest,
+                .log_ok = true,
+                .deadline_usec = deadline,
+        };
+
+        if (dg->extra_alg >= 0)
+                computed |= 1u << dg->extra_alg;
+        if (have_digest) {
+                in.found = imacheck_lookup(d, dg);
+                if (!in.found && refresh) {
+                        in.log_ok = d->ima_ops->refresh(d->userdata);
+                        in.found = imacheck_lookup(d, dg);
+                        algs = d->ima_ops->algs(d->userdata);
+                }
+        }
+        in.complete = (algs & ~computed) == 0;
+        in.now_usec = now_usec();
+        return drift_imacheck_decide(&in);
+}
+
+static void imacheck_count(struct mon_drift *d, enum drift_imacheck_result r)
+{
+        switch (r) {
+        case DRIFT_IMACHECK_MEASURED:
+                d->stats.measured++;
+                break;
+        case DRIFT_IMACHECK_NOT_REQUIRED:
+                d->stats.not_required++;
+                break;
+        case DRIFT_IMACHECK_UNDECIDED:
+                d->stats.undecided++;
+                break;
+        case DRIFT_IMACHECK_NO_DIGEST:
+                d->stats.no_digest++;
+                break;
+        default:
+                break;
+        }
+}
+
+static void imacheck_pending_free(struct imacheck_pending *p)
+{
+        free(p->w.path);
+        free(p->w.filename);
+        free(p);
+}
+
+static void imacheck_arm(struct mon_drift *d)
+{
+        int r;
+
+        if (sd_event_source_get_enabled(d->imacheck_timer, NULL) > 0)
+                return;
+        r = sd_event_source_set_time_relative(d->imacheck_timer, IMACHECK_TICK_USEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(d->imacheck_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                drift_log(LOG_ERR, "arming the IMA cross-check timer: %s", strerror(-r));
+}
+
+static void imacheck_defer(struct mon_drift *d, const struct drift_waiter *w, const struct drift_digests *dg,
+                           uint64_t deadline)
+{
+        struct imacheck_pending *p;
+
+        if (d->n_pending >= IMACHECK_PENDING_MAX || !(p = calloc(1, sizeof(*p)))) {
+                d->stats.undecided++;
+                return;
+        }
+        p->w = *w;
+        p->w.next = NULL;
+        p->w.path = strdup(w->path);
+        p->w.filename = strdup(w->filename ?: "");
+        memcpy(p->sha256, dg->sha256, DRIFT_DIGEST_SIZE);
+        p->extra_alg = dg->extra_alg;
+        if (dg->extra_alg >= 0)
+                memcpy(p->extra, dg->extra, sizeof(p->extra));
+        p->deadline = deadline;
+        if (!p->w.path || !p->w.filename) {
+                imacheck_pending_free(p);
+                d->stats.undecided++;
+                return;
+        }
+        p->next = d->pending;
+        d->pending = p;
+        d->n_pending++;
+        imacheck_arm(d);
+}
+
+/* An exec the expected policy measures, with its file's digests (error 0) or none. */
+static void imacheck_run(struct mon_drift *d, const struct drift_waiter *w, int error, const struct drift_digests *dg)
+{
+        uint64_t deadline = now_usec() + d->ima_grace_usec;
+        enum drift_imacheck_result r;
+
+        d->stats.checked++;
+        r = imacheck_decide(d, dg, error == 0, deadline, true);
+        drift_log(LOG_DEBUG, "IMA cross-check of %s (pid %u): %s", w->path, w->tgid, drift_imacheck_result_name(r));
+        if (r == DRIFT_IMACHECK_WAIT)
+                imacheck_defer(d, w, dg, deadline);
+        else if (r == DRIFT_IMACHECK_UNMEASURED)
+                imacheck_alert(d, w, dg);
+        else
+                imacheck_count(d, r);
+}
+
+static int on_imacheck_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct mon_drift *d = userdata;
+        bool log_ok;
+
+        (void)s, (void)usec;
+        log_ok = d->ima_ops->refresh(d->userdata);
+        for (struct imacheck_pending **pp = &d->pending; *pp;) {
+                struct imacheck_pending *p = *pp;
+                struct drift_digests dg = {.sha256 = p->sha256, .extra_alg = p->extra_alg, .extra = p->extra};
+                enum drift_imacheck_result r = imacheck_decide(d, &dg, true, p->deadline, false);
+
+                if (!log_ok && r != DRIFT_IMACHECK_MEASURED)
+                        r = DRIFT_IMACHECK_UNDECIDED;
+                if (r == DRIFT_IMACHECK_WAIT) {
+                        pp = &p->next;
+                        continue;
+                }
+                drift_log(LOG_DEBUG, "IMA cross-check of %s (pid %u), again: %s", p->w.path, p->w.tgid,
+                          drift_imacheck_result_name(r));
+                if (r == DRIFT_IMACHECK_UNMEASURED)
+                        imacheck_alert(d, &p->w, &dg);
+                else
+                        imacheck_count(d, r);
+                *pp = p->next;
+                d->n_pending--;
+                imacheck_pending_free(p);
+        }
+        if (d->pending)
+                imacheck_arm(d);
+        return 0;
+}
+
+/* ---- judging -------------------------------------------------------------------------------------------------- */
+
+/* An execution whose file's digests are known (error 0) or cannot be (error < 0). */
+static void exec_judge(struct mon_drift *d, const struct drift_waiter *w, int error, const struct drift_digests *dg)
 {
         char digest_text[8 + 2 * DRIFT_DIGEST_SIZE + 1] = "", hex[2 * DRIFT_DIGEST_SIZE + 1];
+        const uint8_t *digest = dg ? dg->sha256 : NULL;
         struct dw_policy_verdict v;
         struct dw_policy_file f;
+
+        if (w->ima_check)
+                imacheck_run(d, w, error == 0 && digest ? 0 : error ?: -ENODATA,
+                             dg ?: &(struct drift_digests){.extra_alg = -1});
+        if (error == 0 && !digest)
+                error = -ENODATA;
 
         if (error == 0)
                 snprintf(digest_text, sizeof(digest_text), "sha256:%s", dw_hex_encode(digest, DRIFT_DIGEST_SIZE, hex));
@@ -284,7 +520,8 @@ static void exec_judge(struct mon_drift *d, const struct drift_waiter *w, int er
 }
 
 /* A waiter for ev on the stack, its strings the caller's: heap copies are made only for one that must wait. */
-static struct drift_waiter waiter_of(const struct drift_event *ev, const char *path, const char *aux)
+static struct drift_waiter waiter_of(struct mon_drift *d, const struct drift_event *ev, const char *path,
+                                     const char *aux)
 {
         struct drift_waiter w = {
                 .tgid = ev->tgid,
@@ -301,6 +538,30 @@ static struct drift_waiter waiter_of(const struct drift_event *ev, const char *p
         memcpy(w.comm, ev->comm, sizeof(w.comm));
         if (strncmp(aux, "/dev/fd/", 8) == 0) /* the kernel's name for execveat(fd, "", AT_EMPTY_PATH) */
                 w.flags |= DRIFT_F_EMPTY_PATH;
+        if (d->ima_policy && (ev->flags & DRIFT_F_HAS_INODE)) {
+                struct dw_ima_access a;
+                enum dw_ima_verdict v;
+
+                drift_imacheck_access(ev, &a);
+                v = dw_ima_policy_would_measure(d->ima_policy, &a, &w.ima_rule);
+                w.fs_magic = ev->fs_magic;
+                memcpy(w.fs_name, ev->fs_name, sizeof(w.fs_name));
+                w.fs_name[sizeof(w.fs_name) - 1] = '\0';
+                if (v == DW_IMA_MEASURED && d->hasher)
+                        w.ima_check = true;
+                else if (v == DW_IMA_MEASURED) {
+                        d->stats.checked++;
+                        d->stats.no_digest++;
+                } else {
+                        d->stats.checked++;
+                        imacheck_count(d, v == DW_IMA_NOT_MEASURED ? DRIFT_IMACHECK_NOT_REQUIRED
+                                                                   : DRIFT_IMACHECK_UNDECIDED);
+                        if (v == DW_IMA_UNDECIDED)
+                                drift_log(LOG_DEBUG, "IMA cross-check of %s (pid %u): undecided at line %u: %s", path,
+                                          ev->tgid, w.ima_rule ? w.ima_rule->line : 0,
+                                          w.ima_rule ? w.ima_rule->text : "");
+                }
+        }
         return w;
 }
 
@@ -324,6 +585,20 @@ static int waiter_queue(struct drift_cache_entry *e, const struct drift_waiter *
         return 0;
 }
 
+/* The algorithm of the IMA log's file digests other than SHA-256 (the first one), or -1. */
+static int imacheck_extra_alg(struct mon_drift *d)
+{
+        unsigned algs;
+
+        if (!d->ima_policy)
+                return -1;
+        algs = d->ima_ops->algs(d->userdata) & ~(1u << DW_HASH_SHA256);
+        FOREACH_HASH_ALG (a)
+                if (algs & (1u << a))
+                        return (int)a;
+        return -1;
+}
+
 /* Hashing of a new file: /proc/PID/exe while the process lives (the very file it runs, also a memfd or an
  * unlinked file), else the path. */
 static void exec_hash(struct mon_drift *d, struct drift_cache_entry *e, const struct drift_event *ev, const char *path,
@@ -343,6 +618,7 @@ static void exec_hash(struct mon_drift *d, struct drift_cache_entry *e, const st
                 .mtime_nsec = ev->mtime_nsec,
                 .ctime_sec = ev->ctime_sec,
                 .ctime_nsec = ev->ctime_nsec,
+                .extra_alg = imacheck_extra_alg(d),
         };
         if (drift_hasher_submit(d->hasher, &job) >= 0)
                 return;
@@ -365,18 +641,22 @@ static void exec_event(struct mon_drift *d, const struct drift_event *ev, const 
                 .ctime_sec = ev->ctime_sec,
                 .ctime_nsec = ev->ctime_nsec,
         };
-        struct drift_waiter w = waiter_of(ev, path, aux);
+        struct drift_waiter w = waiter_of(d, ev, path, aux);
         struct drift_cache_entry *e;
 
-        if (!w.fileless && !(d->policy && d->hasher))
+        if (!w.fileless && !w.ima_check && !(d->policy && d->hasher))
                 return; /* nothing to judge it against */
         if (!d->hasher || !(ev->flags & DRIFT_F_HAS_INODE)) {
                 exec_judge(d, &w, -ENODATA, NULL);
                 return;
         }
         e = drift_cache_get(d->cache, &key);
+        if (e && !e->pending && w.ima_check && e->extra_alg != imacheck_extra_alg(d))
+                e = NULL; /* the IMA log has another digest algorithm now: hash again */
         if (e && !e->pending) {
-                exec_judge(d, &w, e->error, e->digest); /* the common case: no allocation, no I/O */
+                struct drift_digests dg = {.sha256 = e->digest, .extra_alg = e->extra_alg, .extra = e->extra};
+
+                exec_judge(d, &w, e->error, &dg); /* the common case: no allocation, no I/O */
                 return;
         }
         if (e) {
@@ -397,14 +677,15 @@ static int on_hash(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         (void)s, (void)fd, (void)revents;
         while (drift_hasher_next(d->hasher, &res) > 0) {
                 struct drift_cache_entry *e = drift_cache_find_pending(d->cache, res.id);
+                struct drift_digests dg = {.sha256 = res.digest, .extra_alg = res.extra_alg, .extra = res.extra};
                 struct drift_waiter *w;
 
                 if (!e)
                         continue;
                 w = e->waiters;
-                drift_cache_complete(d->cache, e, res.error, res.digest);
+                drift_cache_complete(d->cache, e, res.error, &res);
                 for (struct drift_waiter *i = w; i; i = i->next)
-                        exec_judge(d, i, res.error, res.digest);
+                        exec_judge(d, i, res.error, res.error == 0 ? &dg : NULL);
                 waiters_free(w);
         }
         return 0;
@@ -735,6 +1016,11 @@ int mon_drift_start(sd_event *event, const struct mon_drift_options *o, const st
         d->policy = policy;
         d->hash_executables = o->hash_executables;
         d->self = getpid();
+        if (o->ima_policy && o->ima_ops) {
+                d->ima_policy = o->ima_policy;
+                d->ima_ops = o->ima_ops;
+                d->ima_grace_usec = o->ima_grace_usec ?: IMACHECK_GRACE_USEC;
+        }
 
         paths = paths_split(o->protected_paths, o->extra_protected, &n_paths);
         if (!paths) {
@@ -789,8 +1075,17 @@ int mon_drift_start(sd_event *event, const struct mon_drift_options *o, const st
                 r = sd_event_add_time_relative(event, &d->timer, CLOCK_MONOTONIC, TICK_USEC, 100 * 1000, on_tick, d);
         if (r >= 0)
                 r = sd_event_source_set_enabled(d->timer, SD_EVENT_ON);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &d->imacheck_timer, CLOCK_MONOTONIC, IMACHECK_TICK_USEC,
+                                               10 * 1000, on_imacheck_timer, d);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(d->imacheck_timer, SD_EVENT_OFF);
         if (r < 0)
                 goto fail;
+        if (d->ima_policy && !o->hash_executables) {
+                drift_log(LOG_WARNING, "the IMA cross-check needs HashExecutables=yes: executions are counted, not "
+                                       "checked");
+        }
         if (!policy && o->hash_executables)
                 drift_log(LOG_NOTICE, "no runtime policy (RuntimePolicy=): executions are not judged, fileless ones "
                                       "still are");
@@ -813,10 +1108,27 @@ void mon_drift_set_policy(struct mon_drift *d, const struct dw_runtime_policy *p
                 d->policy = policy;
 }
 
+bool mon_drift_imacheck_enabled(const struct mon_drift *d)
+{
+        return d && d->ima_policy && d->ring;
+}
+
+void mon_drift_imacheck_get_stats(const struct mon_drift *d, struct mon_drift_imacheck_stats *ret)
+{
+        *ret = d ? d->stats : (struct mon_drift_imacheck_stats){};
+}
+
 void mon_drift_free(struct mon_drift *d)
 {
         if (!d)
                 return;
+        while (d->pending) {
+                struct imacheck_pending *p = d->pending;
+
+                d->pending = p->next;
+                imacheck_pending_free(p);
+        }
+        sd_event_source_disable_unref(d->imacheck_timer);
         sd_event_source_disable_unref(d->ring_source);
         sd_event_source_disable_unref(d->ring_timer);
         sd_event_source_disable_unref(d->hash_source);

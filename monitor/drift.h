@@ -17,6 +17,8 @@
 #include <systemd/sd-event.h>
 
 #include "alerts.h"
+#include "hash.h"
+#include "ima-policy-rules.h"
 #include "runtime-policy.h"
 
 enum mon_drift_tier {
@@ -76,6 +78,25 @@ void mon_drift_report_summary(const struct mon_drift_report *r, char *buf, size_
 typedef void (*mon_drift_alert_fn)(enum mon_alert_kind kind, int priority, const struct mon_alert_field *fields,
                                    size_t n, const char *message, void *userdata);
 
+/* The IMA cross-check: an exec that the IMA policy expected at start (ima_policy) measures must have its file's
+ * digest in the IMA log; the monitor's IMA follower answers through these. */
+struct mon_drift_ima_ops {
+        /* Reads what the kernel appended to the IMA log. False when the log is not followed or not trusted: then
+         * nothing is decided (the exec is counted as undecided). */
+        bool (*refresh)(void *userdata);
+        /* Whether an entry of the log carries this file digest. */
+        bool (*lookup)(enum dw_hash_alg alg, const uint8_t *digest, size_t size, void *userdata);
+        /* The algorithms of the log's file digests, a bit per enum dw_hash_alg. */
+        unsigned (*algs)(void *userdata);
+};
+
+/* What the cross-check decided, since start: executions checked (their file hashed), found in the log, not
+ * measured by the policy, undecided (the policy's answer depends on what the monitor cannot know: LSM labels,
+ * credentials changed by the exec; or the log could not be read), without a digest, and alerted on. */
+struct mon_drift_imacheck_stats {
+        uint64_t checked, measured, not_required, undecided, no_digest, unmeasured;
+};
+
 struct mon_drift_options {
         unsigned tiers;                     /* allowed tiers, a bit per enum mon_drift_tier */
         const char *protected_paths;        /* absolute paths separated by spaces (Drift.ProtectedPaths=) */
@@ -86,6 +107,11 @@ struct mon_drift_options {
         int log_level;            /* syslog priority: messages above it are not logged */
         mon_drift_alert_fn alert;
         void *userdata;
+        /* The IMA cross-check, when ima_policy is set (borrowed: it must outlive the module); needs
+         * hash_executables. ima_ops get userdata. */
+        const struct dw_ima_policy *ima_policy;
+        const struct mon_drift_ima_ops *ima_ops;
+        uint64_t ima_grace_usec; /* how long an exec's entry may take to appear in the log (0: 3 s) */
 };
 
 struct mon_drift;
@@ -99,5 +125,8 @@ int mon_drift_start(sd_event *event, const struct mon_drift_options *o, const st
                     struct mon_drift **ret);
 const struct mon_drift_report *mon_drift_get_report(const struct mon_drift *d);
 void mon_drift_set_policy(struct mon_drift *d, const struct dw_runtime_policy *policy);
+/* Whether the IMA cross-check runs, and its counters. */
+bool mon_drift_imacheck_enabled(const struct mon_drift *d);
+void mon_drift_imacheck_get_stats(const struct mon_drift *d, struct mon_drift_imacheck_stats *ret);
 /* Detaches every program, stops the thread, frees everything. NULL is fine. */
 void mon_drift_free(struct mon_drift *d);

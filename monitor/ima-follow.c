@@ -14,6 +14,12 @@ struct mon_ima_point {
         uint8_t sha256[32];
 };
 
+/* A file digest in the set: the first 32 bytes (zero-padded), its algorithm + 1 (0: a free slot). */
+struct mon_ima_digest {
+        uint8_t d[32];
+        uint8_t alg1;
+};
+
 struct mon_ima_follow {
         char *path;
         enum dw_hash_alg log_alg;
@@ -26,6 +32,11 @@ struct mon_ima_follow {
         size_t pending_len, pending_cap;
         struct dw_hasher *hasher;
         struct dw_ima_replay replay;
+        bool kernel;                    /* on securityfs */
+        bool track;                     /* remember file digests */
+        struct mon_ima_digest *digests; /* open addressing, n_digests_cap a power of two */
+        size_t n_digests, digests_cap;
+        unsigned digest_algs;
         int failed; /* a sticky error: the log is not trustworthy past this point */
         struct dw_error failed_err;
         struct mon_ima_point history[MON_IMA_HISTORY]; /* history[i % N]: the PCRs after entry i */
@@ -56,8 +67,96 @@ void mon_ima_follow_free(struct mon_ima_follow *f)
         if (f->hasher)
                 dw_hasher_free(f->hasher);
         free(f->pending);
+        free(f->digests);
         free(f->path);
         free(f);
+}
+
+static size_t digest_slot(const struct mon_ima_digest *d, size_t cap)
+{
+        uint64_t h;
+
+        memcpy(&h, d->d, sizeof(h)); /* a digest's bytes are uniform already */
+        return (size_t)((h ^ d->alg1 * 0x9e3779b97f4a7c15u) & (cap - 1));
+}
+
+static void digest_key(enum dw_hash_alg alg, const uint8_t *digest, size_t size, struct mon_ima_digest *ret)
+{
+        *ret = (struct mon_ima_digest){.alg1 = (uint8_t)(alg + 1)};
+        memcpy(ret->d, digest, MIN(size, sizeof(ret->d)));
+}
+
+static bool digest_insert(struct mon_ima_digest *table, size_t cap, const struct mon_ima_digest *k)
+{
+        for (size_t i = digest_slot(k, cap);; i = (i + 1) & (cap - 1)) {
+                if (table[i].alg1 == 0) {
+                        table[i] = *k;
+                        return true;
+                }
+                if (memcmp(&table[i], k, sizeof(*k)) == 0)
+                        return false;
+        }
+}
+
+static int digest_add(struct mon_ima_follow *f, enum dw_hash_alg alg, const uint8_t *digest, size_t size)
+{
+        static const uint8_t zero[DW_HASH_MAX_SIZE];
+        struct mon_ima_digest k;
+
+        if (size == 0 || size > DW_HASH_MAX_SIZE || memcmp(digest, zero, size) == 0)
+                return 0; /* a violation's */
+        if (2 * (f->n_digests + 1) > f->digests_cap) {
+                size_t cap = f->digests_cap ? 2 * f->digests_cap : 1024;
+                struct mon_ima_digest *t = calloc(cap, sizeof(*t));
+
+                if (!t)
+                        return -ENOMEM;
+                for (size_t i = 0; i < f->digests_cap; i++)
+                        if (f->digests[i].alg1)
+                                (void)digest_insert(t, cap, &f->digests[i]);
+                free(f->digests);
+                f->digests = t;
+                f->digests_cap = cap;
+        }
+        digest_key(alg, digest, size, &k);
+        if (digest_insert(f->digests, f->digests_cap, &k))
+                f->n_digests++;
+        f->digest_algs |= 1u << alg;
+        return 0;
+}
+
+int mon_ima_follow_track_digests(struct mon_ima_follow *f)
+{
+        f->track = true;
+        return 0;
+}
+
+bool mon_ima_follow_has_digest(const struct mon_ima_follow *f, enum dw_hash_alg alg, const uint8_t *digest, size_t size)
+{
+        struct mon_ima_digest k;
+
+        if (!f->digests || (unsigned)alg >= _DW_HASH_ALG_MAX || size == 0)
+                return false;
+        digest_key(alg, digest, size, &k);
+        for (size_t i = digest_slot(&k, f->digests_cap); f->digests[i].alg1; i = (i + 1) & (f->digests_cap - 1))
+                if (memcmp(&f->digests[i], &k, sizeof(k)) == 0)
+                        return true;
+        return false;
+}
+
+unsigned mon_ima_follow_digest_algs(const struct mon_ima_follow *f)
+{
+        return f->digest_algs;
+}
+
+bool mon_ima_follow_is_kernel(const struct mon_ima_follow *f)
+{
+        return f->kernel;
+}
+
+bool mon_ima_follow_failed(const struct mon_ima_follow *f)
+{
+        return f->failed < 0;
 }
 
 #define SECURITYFS_MAGIC 0x73636673 /* include/uapi/linux/magic.h */
@@ -87,7 +186,8 @@ static int follow_open(struct mon_ima_follow *f, struct dw_error *err)
         f->fd = fd;
         f->dev = st.st_dev;
         f->ino = st.st_ino;
-        f->regular = S_ISREG(st.st_mode) && !on_securityfs(fd);
+        f->kernel = on_securityfs(fd);
+        f->regular = S_ISREG(st.st_mode) && !f->kernel;
         return 0;
 }
 
@@ -167,6 +267,18 @@ static int follow_parse(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *use
                         break;
                 }
                 history_record(f, e.index);
+                if (f->track) {
+                        const uint8_t *digest = NULL;
+                        enum dw_hash_alg alg;
+                        size_t len = 0;
+
+                        if (dw_ima_entry_file_digest(&e, &alg, &digest, &len, NULL) >= 0 && digest &&
+                            (unsigned)alg < _DW_HASH_ALG_MAX) {
+                                r = digest_add(f, alg, digest, len);
+                                if (r < 0)
+                                        break;
+                        }
+                }
                 (*n_new)++;
                 if (fn) {
                         r = fn(&e, userdata);

@@ -44,6 +44,21 @@ static inline void mon_ima_follow_freep(struct mon_ima_follow **f)
  * entries before a bad one are replayed and were handed to fn). */
 int mon_ima_follow_poll(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *userdata, struct dw_error *err);
 
+/* From now on, remember the file digest of every entry read (call it before the first poll to have them all): for
+ * mon_ima_follow_has_digest(). Violations (all-zero digests) are not remembered. -ENOMEM. */
+int mon_ima_follow_track_digests(struct mon_ima_follow *f);
+/* Whether an entry read so far carries this file digest (the algorithm counts: "sha256:<d>" is not "sha1:<d>").
+ * Digests longer than 32 bytes are compared on their first 32. */
+bool mon_ima_follow_has_digest(const struct mon_ima_follow *f, enum dw_hash_alg alg, const uint8_t *digest,
+                               size_t size);
+/* The algorithms of the file digests remembered, a bit per enum dw_hash_alg. */
+unsigned mon_ima_follow_digest_algs(const struct mon_ima_follow *f);
+/* Whether the log is the kernel's own (on securityfs), not a file (the IMA simulator's). Known after the first
+ * poll; false before. */
+bool mon_ima_follow_is_kernel(const struct mon_ima_follow *f);
+/* Whether the follower stopped trusting the log (a bad entry, a log that shrank...). */
+bool mon_ima_follow_failed(const struct mon_ima_follow *f);
+
 /* Entries replayed so far (= index of the next). */
 uint64_t mon_ima_follow_count(const struct mon_ima_follow *f);
 /* Violations among them. */

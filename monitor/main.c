@@ -5,6 +5,7 @@
  * A thin sd-event shell over monitor/ and lib/ (docs/monitor.md). */
 
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -18,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -29,6 +29,7 @@
 #include "fsutil.h"
 #include "hex.h"
 #include "ima-follow.h"
+#include "ima-policy-rules.h"
 #include "recorder.h"
 #include "runtime-policy.h"
 #include "spool.h"
@@ -61,6 +62,8 @@ struct monitor {
         struct dw_runtime_policy *policy;
         struct mon_uplink *uplink;
         struct mon_drift *drift;
+        struct dw_ima_policy *ima_policy; /* the IMA policy expected, kept from start (IMA.Policy=) */
+        char ima_check_off[320];          /* why the IMA cross-check is off ("" when it is on) */
 
         enum dw_hash_alg bank; /* PCR 10 bank checked locally */
         uint64_t judged;       /* IMA entries judged (and alerted on) before this start, in this boot */
@@ -134,12 +137,33 @@ static void alert(struct monitor *m, enum mon_alert_kind kind, int priority, con
         (void)seal_arm(m, r > 0 ? 0 : m->cfg.batch_delay_usec);
 }
 
+/* "IMA cross-check: 12 executions checked, 10 in the log, 1 not measured by the policy, 1 undecided, 0 without a
+ * digest, 0 alerts", or "IMA cross-check off: why". */
+static void imacheck_summary(struct monitor *m, char *buf, size_t size)
+{
+        struct mon_drift_imacheck_stats st;
+
+        if (!mon_drift_imacheck_enabled(m->drift)) {
+                snprintf(buf, size, "IMA cross-check off: %s",
+                         m->ima_check_off[0] ? m->ima_check_off : "eBPF drift detection is not running");
+                return;
+        }
+        mon_drift_imacheck_get_stats(m->drift, &st);
+        snprintf(buf, size,
+                 "IMA cross-check: %" PRIu64 " executions checked, %" PRIu64 " in the log, %" PRIu64
+                 " not measured by the policy, %" PRIu64 " undecided, %" PRIu64 " without a digest, %" PRIu64 " alerts",
+                 st.checked, st.measured, st.not_required, st.undecided, st.no_digest, st.unmeasured);
+}
+
 static void status_update(struct monitor *m)
 {
-        sd_notifyf(0, "STATUS=%s; verdict %s; %" PRIu64 " rounds; %" PRIu64 " IMA entries; %zu batches spooled%s%s",
+        char imacheck[400];
+
+        imacheck_summary(m, imacheck, sizeof(imacheck));
+        sd_notifyf(0, "STATUS=%s; verdict %s; %" PRIu64 " rounds; %" PRIu64 " IMA entries; %zu batches spooled%s%s; %s",
                    m->verifier_down ? "verifier unreachable" : "running", m->verdict[0] ? m->verdict : "none yet",
                    m->rounds, m->ima ? mon_ima_follow_count(m->ima) : 0, m->spool ? mon_spool_count(m->spool) : 0,
-                   m->pcr_mismatch ? "; PCR 10 MISMATCH" : "", m->ima_failed ? "; IMA LOG ERROR" : "");
+                   m->pcr_mismatch ? "; PCR 10 MISMATCH" : "", m->ima_failed ? "; IMA LOG ERROR" : "", imacheck);
 }
 
 /* ---- spool and batches --------------------------------------------------------------------------------------- */
@@ -822,6 +846,95 @@ static void on_drift(enum mon_alert_kind kind, int priority, const struct mon_al
                 mon_uplink_request_round(m->uplink, "drift");
 }
 
+/* The IMA cross-check's view of the IMA log. */
+static bool imacheck_refresh(void *userdata)
+{
+        struct monitor *m = userdata;
+
+        return m->ima && ima_poll(m) >= 0 && !mon_ima_follow_failed(m->ima);
+}
+
+static bool imacheck_lookup(enum dw_hash_alg alg, const uint8_t *digest, size_t size, void *userdata)
+{
+        struct monitor *m = userdata;
+
+        return m->ima && mon_ima_follow_has_digest(m->ima, alg, digest, size);
+}
+
+static unsigned imacheck_algs(void *userdata)
+{
+        struct monitor *m = userdata;
+
+        return m->ima ? mon_ima_follow_digest_algs(m->ima) : 0;
+}
+
+static const struct mon_drift_ima_ops imacheck_ops = {
+        .refresh = imacheck_refresh,
+        .lookup = imacheck_lookup,
+        .algs = imacheck_algs,
+};
+
+#define IMA_POLICY_PROC_HINT                                                                                           \
+        "the kernel lets only CAP_SYS_ADMIN read it, and only with CONFIG_IMA_READ_POLICY: set IMA.Policy= to a copy " \
+        "of the policy this gateway loads (/etc/ima/ima-policy), or IMA.Policy=no"
+
+/* The IMA policy expected, read once at start: if the kernel's policy is replaced later, executions the new one no
+ * longer measures are what the cross-check catches. Off (said once, with the reason) when it cannot run. */
+static void ima_policy_load(struct monitor *m)
+{
+        _cleanup_free_ uint8_t *data = NULL;
+        struct dw_error err = {};
+        const char *path = m->cfg.ima_policy;
+        size_t size;
+        int r;
+
+        m->ima_check_off[0] = '\0';
+        if (!path || strcmp(path, "no") == 0)
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off), "IMA.Policy=no");
+        else if (!m->cfg.drift_enable)
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off), "eBPF drift detection is off (Drift.Enable=no)");
+        else if (!m->cfg.drift_hash_executables)
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off),
+                         "executed files are not hashed (Drift.HashExecutables=no)");
+        else if (!mon_ima_follow_is_kernel(m->ima))
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off),
+                         "no IMA: %s is not the kernel's measurement list (not on securityfs), so nothing says what "
+                         "the kernel measured",
+                         m->cfg.ima_log);
+        else if (m->ima_failed)
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off), "the IMA log cannot be followed");
+        if (m->ima_check_off[0]) {
+                log_at(LOG_NOTICE, "IMA cross-check off: %s", m->ima_check_off);
+                return;
+        }
+        r = dw_read_full_file(path, DW_IMA_POLICY_MAX_SIZE, &data, &size);
+        if (r < 0 && strcmp(path, MON_IMA_POLICY_DEFAULT) == 0 && access(MON_IMA_POLICY_ETC, R_OK) == 0) {
+                /* systemd loads this file into the kernel at boot when it exists: it is the kernel's policy */
+                log_at(LOG_INFO, "%s cannot be read (%s): expecting %s, the policy systemd loaded at boot", path,
+                       strerror(-r), MON_IMA_POLICY_ETC);
+                path = MON_IMA_POLICY_ETC;
+                r = dw_read_full_file(path, DW_IMA_POLICY_MAX_SIZE, &data, &size);
+        }
+        if (r < 0) {
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off), "%s cannot be read (%s)%s%s", path, strerror(-r),
+                         strcmp(path, MON_IMA_POLICY_DEFAULT) == 0 ? ": " : "",
+                         strcmp(path, MON_IMA_POLICY_DEFAULT) == 0 ? IMA_POLICY_PROC_HINT : "");
+                log_at(LOG_WARNING, "IMA cross-check off: %s", m->ima_check_off);
+                return;
+        }
+        r = dw_ima_policy_parse((const char *)data, size, &m->ima_policy, &err);
+        if (r < 0) {
+                snprintf(m->ima_check_off, sizeof(m->ima_check_off), "%s: %s", path,
+                         r == -ENOMEM ? "out of memory" : err.msg);
+                log_at(LOG_WARNING, "IMA cross-check off: %s", m->ima_check_off);
+                return;
+        }
+        log_at(LOG_NOTICE,
+               "IMA cross-check on: executions the IMA policy of %s (%zu rules, kept from now on) measures must be in "
+               "%s",
+               path, m->ima_policy->n_rules, m->cfg.ima_log);
+}
+
 static int drift_start(struct monitor *m)
 {
         /* The monitor's own files are protected whatever Drift.ProtectedPaths= says. */
@@ -835,6 +948,8 @@ static int drift_start(struct monitor *m)
                 .log_level = (int)log_level,
                 .alert = on_drift,
                 .userdata = m,
+                .ima_policy = m->ima_policy,
+                .ima_ops = &imacheck_ops,
         };
 
         if (!m->cfg.drift_enable) {
@@ -1088,6 +1203,7 @@ static void monitor_done(struct monitor *m)
                 mon_ima_follow_free(m->ima);
         if (m->policy)
                 dw_runtime_policy_free(m->policy);
+        dw_ima_policy_free(m->ima_policy);
         if (m->tpm.tpm)
                 dw_tpm_close(m->tpm.tpm);
         pthread_mutex_destroy(&m->tpm.mutex);
@@ -1137,6 +1253,8 @@ static int run(struct monitor *m)
         if (r < 0)
                 return r;
         r = mon_ima_follow_new(m->cfg.ima_log, m->cfg.ima_log_alg, &m->ima);
+        if (r >= 0 && m->cfg.ima_policy && strcmp(m->cfg.ima_policy, "no") != 0 && m->cfg.drift_enable)
+                r = mon_ima_follow_track_digests(m->ima); /* for the IMA cross-check: from the first entry on */
         if (r < 0)
                 return r;
         judged_load(m);
@@ -1147,6 +1265,7 @@ static int run(struct monitor *m)
         if (r < 0)
                 log_at(LOG_ERR, "%s: the IMA log cannot be followed (see the alert)", m->cfg.ima_log);
         judged_save(m);
+        ima_policy_load(m);
         r = drift_start(m);
         if (r < 0)
                 return r;
@@ -1155,10 +1274,15 @@ static int run(struct monitor *m)
                 return r;
         boot_log_check(m);
         {
-                char drift_text[256] = "off";
+                char drift_text[256] = "off", imacheck[400];
 
                 if (m->drift)
                         mon_drift_report_summary(mon_drift_get_report(m->drift), drift_text, sizeof(drift_text));
+                if (mon_drift_imacheck_enabled(m->drift))
+                        snprintf(imacheck, sizeof(imacheck), "on: %s", m->cfg.ima_policy);
+                else
+                        snprintf(imacheck, sizeof(imacheck), "off: %s",
+                                 m->ima_check_off[0] ? m->ima_check_off : "eBPF drift detection is not running");
                 struct mon_alert_field f[] = {
                         MON_FIELD_STR("version", MON_VERSION),
                         MON_FIELD_STR("tcti", m->cfg.tcti),
@@ -1166,6 +1290,7 @@ static int run(struct monitor *m)
                         MON_FIELD_STR("policy", m->cfg.runtime_policy ?: ""),
                         MON_FIELD_INT("entries", mon_ima_follow_count(m->ima)),
                         MON_FIELD_STR("drift", drift_text),
+                        MON_FIELD_STR("ima_crosscheck", imacheck),
                 };
                 alert(m, MON_ALERT_STARTED, -1, f, ELEMENTSOF(f),
                       "driftwatch-monitor %s started: IMA log %s (%" PRIu64 " entries), TPM %s, verifier %s%s",
@@ -1179,10 +1304,19 @@ static int run(struct monitor *m)
                 return r;
         mon_uplink_request_round(m->uplink, "start");
         batches_offer(m);
+        /* Start-up freed megabytes the loop never needs again (libbpf's parse of the kernel's BTF for CO-RE, the
+         * policy's JSON text): given back to the system rather than kept in the heap. */
+        (void)malloc_trim(0);
         sd_notify(0, "READY=1");
         status_update(m);
         r = sd_event_loop(m->event);
         sd_notify(0, "STOPPING=1");
+        {
+                char imacheck[400];
+
+                imacheck_summary(m, imacheck, sizeof(imacheck));
+                log_at(LOG_INFO, "%s", imacheck);
+        }
         final_seal(m);
         return r;
 }
@@ -1197,8 +1331,6 @@ int main(int argc, char **argv)
         /* tpm2-tss logs expected failures (the platform hierarchy refused before the owner fallback) as errors;
          * ours carry the decoded TPM error where it matters. TSS2_LOG set by the user wins. */
         setenv("TSS2_LOG", "all+none", 0);
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) /* before any thread: it is not thread-safe */
-                return 1;
         r = parse_args(argc, argv, &m, &check);
         if (r <= 0) {
                 free(m.sets);
@@ -1222,6 +1354,5 @@ int main(int argc, char **argv)
         }
         r = run(&m);
         monitor_done(&m);
-        curl_global_cleanup();
         return r < 0 ? 1 : 0;
 }

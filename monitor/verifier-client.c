@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The gateway's side of the verifier protocol (docs/protocol.md): one libcurl easy handle per client (its
+/* The gateway's side of the verifier protocol (docs/protocol.md): one HTTPS client (https-client.h) per client (its
  * connection kept between requests), the TPM work of enrollment and rounds through lib/tpm-gateway.h. Nothing that
  * comes from the network is trusted: every member used is checked for its type and size. */
 
@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,6 +24,7 @@
 #include "fileio.h"
 #include "fsutil.h"
 #include "hex.h"
+#include "https-client.h"
 #include "ima-log.h"
 #include "tpm-credential.h"
 #include "tpm-marshal.h"
@@ -42,13 +42,13 @@
 #define CREDENTIAL_MAX (8 + sizeof(TPM2B_ID_OBJECT) + sizeof(TPM2B_ENCRYPTED_SECRET))
 
 struct mon_vclient {
-        CURL *curl;
-        char *url; /* without trailing slashes */
+        struct mon_https *https;
+        bool identity_loaded; /* the client certificate was given to https */
+        char *url;            /* without trailing slashes */
         char *ca_file;
         char *gateway_id;
         char *key_path, *cert_path;
         long connect_timeout_ms, request_timeout_ms;
-        char curl_error[CURL_ERROR_SIZE];
         const atomic_bool *cancel; /* set by another thread: abort the transfer in progress (-ECANCELED) */
         /* The certificate file the connections were made with (its identity when last seen). */
         bool cert_seen;
@@ -323,50 +323,26 @@ static bool gateway_id_valid(const char *id)
         return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
-/* libcurl calls it about once a second while a transfer waits, and more often while data flows. */
-static int xfer_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-        const struct mon_vclient *c = userdata;
-
-        (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-        return c->cancel && atomic_load(c->cancel) ? 1 : 0;
-}
-
 void mon_vclient_set_cancel(struct mon_vclient *c, const atomic_bool *flag)
 {
         c->cancel = flag;
+        if (c->https)
+                mon_https_set_cancel(c->https, flag);
 }
 
-/* The options every request shares. */
-static int curl_setup(struct mon_vclient *c, struct dw_error *err)
+/* A new client (connections are opened by the exchanges); a renewed certificate is loaded again by identity_use. */
+static int https_setup(struct mon_vclient *c, struct dw_error *err)
 {
-        CURL *curl = curl_easy_init();
+        struct mon_https *h;
+        int r;
 
-        if (!curl)
-                return dw_error_set(err, ENOMEM, 0, 0, "curl_easy_init failed");
-        if (curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_CAPATH, NULL) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ANSWER_MAX) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_USERAGENT, "driftwatch-monitor") != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->curl_error) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xfer_progress) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK) {
-                curl_easy_cleanup(curl);
-                return dw_error_set(err, EINVAL, 0, 0, "libcurl lacks an option driftwatch needs (HTTPS, TLS 1.2)");
-        }
-        if (c->curl)
-                curl_easy_cleanup(c->curl);
-        c->curl = curl;
+        r = mon_https_new(c->url, c->ca_file, c->connect_timeout_ms, &h, err);
+        if (r < 0)
+                return r;
+        mon_https_set_cancel(h, c->cancel);
+        mon_https_free(c->https);
+        c->https = h;
+        c->identity_loaded = false;
         return 0;
 }
 
@@ -419,7 +395,7 @@ int mon_vclient_new(const struct mon_vclient_options *o, struct mon_vclient **re
                 return oom(err);
         c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : CONNECT_TIMEOUT_MS_DEFAULT;
         c->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : REQUEST_TIMEOUT_MS_DEFAULT;
-        r = curl_setup(c, err);
+        r = https_setup(c, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -428,8 +404,7 @@ int mon_vclient_new(const struct mon_vclient_options *o, struct mon_vclient **re
 
 void mon_vclient_free(struct mon_vclient *c)
 {
-        if (c->curl)
-                curl_easy_cleanup(c->curl);
+        mon_https_free(c->https);
         free(c->url);
         free(c->ca_file);
         free(c->gateway_id);
@@ -462,51 +437,24 @@ static bool cert_renewed(struct mon_vclient *c)
         return renewed;
 }
 
-/* Connections and TLS sessions made with a previous certificate would go on presenting it: dropped. */
-static int cert_follow(struct mon_vclient *c, struct dw_error *err)
+/* The client certificate for an exchange that wants it (when enrolled), loaded again when it was renewed:
+ * connections made with a previous certificate would go on presenting it. */
+static int identity_use(struct mon_vclient *c, bool with_cert, struct dw_error *err)
 {
-        if (!cert_renewed(c))
-                return 0;
-        return curl_setup(c, err);
+        bool cert = with_cert && mon_vclient_enrolled(c);
+        int r;
+
+        if (cert && (cert_renewed(c) || !c->identity_loaded)) {
+                r = mon_https_set_identity(c->https, c->cert_path, c->key_path, err);
+                if (r < 0)
+                        return r;
+                c->identity_loaded = true;
+        }
+        mon_https_use_identity(c->https, cert);
+        return 0;
 }
 
 /* ---- HTTP ---------------------------------------------------------------------------------------------------- */
-
-struct answer_buf {
-        char *data;
-        size_t size, allocated;
-        bool too_large, out_of_memory;
-};
-
-static void answer_buf_done(struct answer_buf *b)
-{
-        free(b->data);
-}
-
-static size_t answer_write(char *p, size_t size, size_t n, void *userdata)
-{
-        struct answer_buf *b = userdata;
-        size_t len = size * n; /* size is 1 (libcurl) */
-
-        if (len > ANSWER_MAX - b->size) {
-                b->too_large = true;
-                return 0;
-        }
-        if (b->size + len > b->allocated) {
-                size_t want = MIN(MAX(b->allocated * 2, b->size + len), (size_t)ANSWER_MAX);
-                char *q = realloc(b->data, want);
-
-                if (!q) {
-                        b->out_of_memory = true;
-                        return 0;
-                }
-                b->data = q;
-                b->allocated = want;
-        }
-        memcpy(b->data + b->size, p, len);
-        b->size += len;
-        return len;
-}
 
 struct exchange {
         const char *path;   /* "/v1/..." */
@@ -515,43 +463,6 @@ struct exchange {
         bool with_cert;     /* the client certificate, when enrolled */
         long timeout_ms;
 };
-
-static int curl_errno(CURLcode rc)
-{
-        switch (rc) {
-        case CURLE_ABORTED_BY_CALLBACK:
-                return -ECANCELED;
-        case CURLE_COULDNT_CONNECT:
-                return -ECONNREFUSED;
-        case CURLE_OPERATION_TIMEDOUT:
-                return -ETIMEDOUT;
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-                return -EHOSTUNREACH;
-        case CURLE_OUT_OF_MEMORY:
-                return -ENOMEM;
-        case CURLE_FILESIZE_EXCEEDED:
-                return -EPROTO;
-        case CURLE_URL_MALFORMAT:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_SSL_CACERT_BADFILE:
-                return -EINVAL;
-        case CURLE_SSL_CERTPROBLEM:
-                return -ENOKEY;
-        default:
-                return -ECOMM;
-        }
-}
-
-static int slist_add(struct curl_slist **l, const char *line)
-{
-        struct curl_slist *n = curl_slist_append(*l, line);
-
-        if (!n)
-                return -ENOMEM;
-        *l = n;
-        return 0;
-}
 
 /* A token fit for a header line: 1 or more printable ASCII characters, no space. */
 static bool bearer_valid(const char *s)
@@ -564,23 +475,40 @@ static bool bearer_valid(const char *s)
         return true;
 }
 
-/* Header lines may hold a bearer token: wiped before they are freed. */
-static void headers_freep(struct curl_slist **l)
+static int answer_parse(const struct mon_https_answer *a, const char *method, const char *url, const char *path,
+                        json_t **ret, struct dw_error *err)
 {
-        for (struct curl_slist *i = *l; i; i = i->next)
-                OPENSSL_cleanse(i->data, strlen(i->data));
-        curl_slist_free_all(*l);
+        json_error_t jerr;
+        char why[80];
+        json_t *j;
+
+        if (a->size == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        j = json_loadb(a->body, a->size, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j || !json_is_object(j)) {
+                json_decref(j);
+                return dw_error_set(err, EPROTO, 0, 0, "%s %s%s: HTTP %d, the answer is not a JSON object%s%s", method,
+                                    url, path, a->status, j ? "" : ": ",
+                                    j ? "" : printable(jerr.text, why, sizeof(why)));
+        }
+        *ret = j;
+        return 0;
 }
 
-static int headers_make(const struct exchange *x, struct curl_slist **ret, struct dw_error *err)
+/* One exchange: the status and the answer's bytes (at most ANSWER_MAX). */
+static int exchange_raw(struct mon_vclient *c, const struct exchange *x, struct mon_https_answer *ret,
+                        struct dw_error *err)
 {
-        _cleanup_(headers_freep) struct curl_slist *h = NULL;
         _cleanup_(erase_freep) char *auth = NULL;
+        const char *headers[3];
+        size_t n = 0;
+        int r;
 
-        /* "Expect:": no 100-continue round trip before large bodies. */
-        if (slist_add(&h, "Accept: application/json") < 0 || slist_add(&h, "Expect:") < 0 ||
-            (x->body && slist_add(&h, "Content-Type: application/json") < 0))
-                return oom(err);
+        headers[n++] = "Accept: application/json";
+        if (x->body)
+                headers[n++] = "Content-Type: application/json";
         if (x->bearer) {
                 if (!bearer_valid(x->bearer))
                         return dw_error_set(err, EINVAL, 0, 0, "the bearer token is empty or not printable ASCII");
@@ -588,139 +516,39 @@ static int headers_make(const struct exchange *x, struct curl_slist **ret, struc
                         auth = NULL;
                         return oom(err);
                 }
-                if (slist_add(&h, auth) < 0)
-                        return oom(err);
+                headers[n++] = auth;
         }
-        *ret = TAKE_PTR(h);
-        return 0;
-}
-
-static int request_setup(struct mon_vclient *c, const struct exchange *x, const char *url, struct curl_slist *headers,
-                         struct answer_buf *answer)
-{
-        bool cert = x->with_cert && mon_vclient_enrolled(c);
-        CURLcode rc;
-
-        rc = curl_easy_setopt(c->curl, CURLOPT_URL, url);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_SSLCERT, cert ? c->cert_path : NULL);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_SSLKEY, cert ? c->key_path : NULL);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, x->timeout_ms);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, answer_write);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, answer);
-        if (rc == CURLE_OK && x->body)
-                rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->body));
-        if (rc == CURLE_OK && x->body)
-                rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, x->body);
-        if (rc == CURLE_OK && !x->body)
-                rc = curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-        return rc == CURLE_OK ? 0 : curl_errno(rc);
-}
-
-/* The handle keeps pointers to what one request owned: clear them. */
-static void request_clear(struct mon_vclient *c)
-{
-        (void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-        (void)curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-        (void)curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
-}
-
-static int answer_parse(const struct answer_buf *b, const char *method, const char *url, long status, json_t **ret,
-                        struct dw_error *err)
-{
-        json_error_t jerr;
-        char why[80];
-        json_t *j;
-
-        if (b->size == 0) {
-                *ret = NULL;
-                return 0;
-        }
-        j = json_loadb(b->data, b->size, JSON_REJECT_DUPLICATES, &jerr);
-        if (!j || !json_is_object(j)) {
-                json_decref(j);
-                return dw_error_set(err, EPROTO, 0, 0, "%s %s: HTTP %ld, the answer is not a JSON object%s%s", method,
-                                    url, status, j ? "" : ": ", j ? "" : printable(jerr.text, why, sizeof(why)));
-        }
-        *ret = j;
-        return 0;
-}
-
-static int url_make(struct mon_vclient *c, const char *path, char **ret, struct dw_error *err)
-{
-        if (asprintf(ret, "%s%s", c->url, path) < 0) {
-                *ret = NULL;
-                return oom(err);
-        }
-        return 0;
-}
-
-/* One exchange: the status and the answer's bytes (at most ANSWER_MAX). */
-static int exchange_raw(struct mon_vclient *c, const struct exchange *x, const char *url, long *ret_status,
-                        struct answer_buf *answer, struct dw_error *err)
-{
-        _cleanup_(headers_freep) struct curl_slist *headers = NULL;
-        const char *method = x->body ? "POST" : "GET";
-        long status = 0;
-        CURLcode rc;
-        int r;
-
-        if (x->with_cert) {
-                r = cert_follow(c, err);
-                if (r < 0)
-                        return r;
-        }
-        r = headers_make(x, &headers, err);
+        r = identity_use(c, x->with_cert, err);
         if (r < 0)
                 return r;
-        r = request_setup(c, x, url, headers, answer);
-        if (r < 0) {
-                request_clear(c);
-                return dw_error_set(err, r, 0, 0, "%s %s: cannot set up the request", method, url);
-        }
-        c->curl_error[0] = '\0';
-        rc = curl_easy_perform(c->curl);
-        request_clear(c);
-        if (answer->out_of_memory)
-                return oom(err);
-        if (answer->too_large)
-                return dw_error_set(err, EPROTO, 0, 0, "%s %s: the answer is larger than %u MiB", method, url,
-                                    ANSWER_MAX >> 20);
-        if (rc != CURLE_OK)
-                return dw_error_set(err, curl_errno(rc), 0, 0, "%s %s: %s", method, url,
-                                    c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
-        rc = curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (rc != CURLE_OK)
-                return dw_error_set(err, EPROTO, 0, 0, "%s %s: no HTTP status", method, url);
-        *ret_status = status;
-        return 0;
+        const struct mon_https_request rq = {
+                .method = x->body ? "POST" : "GET",
+                .path = x->path,
+                .headers = headers,
+                .n_headers = n,
+                .body = x->body,
+                .body_size = x->body ? strlen(x->body) : 0,
+                .timeout_ms = x->timeout_ms,
+                .answer_max = ANSWER_MAX,
+        };
+        return mon_https_exchange(c->https, &rq, ret, err);
 }
 
+/* One exchange: the status and the answer's JSON object (NULL when it is empty). */
 static int exchange(struct mon_vclient *c, const struct exchange *x, long *ret_status, json_t **ret_answer,
                     struct dw_error *err)
 {
-        _cleanup_(answer_buf_done) struct answer_buf answer = {};
-        _cleanup_free_ char *url = NULL;
+        _cleanup_(mon_https_answer_done) struct mon_https_answer answer = {};
         json_t *j;
-        long status;
         int r;
 
-        r = url_make(c, x->path, &url, err);
+        r = exchange_raw(c, x, &answer, err);
         if (r < 0)
                 return r;
-        r = exchange_raw(c, x, url, &status, &answer, err);
+        r = answer_parse(&answer, x->body ? "POST" : "GET", c->url, x->path, &j, err);
         if (r < 0)
                 return r;
-        r = answer_parse(&answer, x->body ? "POST" : "GET", url, status, &j, err);
-        if (r < 0)
-                return r;
-        *ret_status = status;
+        *ret_status = answer.status;
         *ret_answer = j;
         return 0;
 }
@@ -1028,7 +856,9 @@ static int enrolled_save(struct mon_vclient *c, const json_t *answer, const stru
         if (r < 0)
                 return r;
         (void)cert_renewed(c);
-        return curl_setup(c, err);
+        c->identity_loaded = false; /* the next exchange presents the new certificate, on a new connection */
+        mon_https_disconnect(c->https);
+        return 0;
 }
 
 int mon_vclient_enroll(struct mon_vclient *c, struct dw_tpm *t, const struct mon_enroll_options *o, long *ret_status,
@@ -1398,9 +1228,9 @@ int mon_vclient_post_batch(struct mon_vclient *c, const char *batch_json, long *
 
 int mon_vclient_challenge_wait(struct mon_vclient *c, unsigned wait_sec, bool *ret_challenge, struct dw_error *err)
 {
-        _cleanup_(answer_buf_done) struct answer_buf raw = {};
+        _cleanup_(mon_https_answer_done) struct mon_https_answer raw = {};
         _cleanup_(json_decrefp) json_t *answer = NULL;
-        _cleanup_free_ char *path = NULL, *url = NULL;
+        _cleanup_free_ char *path = NULL;
         uint64_t timeout_ms = (uint64_t)wait_sec * 1000u + (uint64_t)c->request_timeout_ms;
         struct exchange x = {.with_cert = true, .timeout_ms = (long)MIN(timeout_ms, (uint64_t)LONG_MAX)};
         const json_t *v;
@@ -1412,22 +1242,21 @@ int mon_vclient_challenge_wait(struct mon_vclient *c, unsigned wait_sec, bool *r
                 return oom(err);
         }
         x.path = path;
-        r = url_make(c, path, &url, err);
+        r = exchange_raw(c, &x, &raw, err);
         if (r < 0)
                 return r;
-        r = exchange_raw(c, &x, url, &status, &raw, err);
-        if (r < 0)
-                return r;
+        status = raw.status;
         if (status == 404)
-                return dw_error_set(err, EOPNOTSUPP, 0, 0, "GET %s: the verifier has no challenge endpoint (404)", url);
-        r = answer_parse(&raw, "GET", url, status, &answer, err);
+                return dw_error_set(err, EOPNOTSUPP, 0, 0, "GET %s%s: the verifier has no challenge endpoint (404)",
+                                    c->url, path);
+        r = answer_parse(&raw, "GET", c->url, path, &answer, err);
         if (r < 0)
                 return r;
         if (status != 200)
                 return refused(err, "GET /challenge", status, answer);
         v = json_object_get(answer, "challenge");
         if (!json_is_boolean(v))
-                return dw_error_set(err, EPROTO, 0, 0, "GET %s: challenge: not a boolean", url);
+                return dw_error_set(err, EPROTO, 0, 0, "GET %s%s: challenge: not a boolean", c->url, path);
         *ret_challenge = json_is_true(v);
         return 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The gateway's side of the verifier protocol (docs/protocol.md) over libcurl: HTTPS pinned to the verifier's CA,
- * mutual TLS with the certificate enrollment issued, HTTP/1.1 keep-alive on one connection. Every call blocks for
+/* The gateway's side of the verifier protocol (docs/protocol.md) over https-client.h: HTTPS pinned to the verifier's
+ * CA, mutual TLS with the certificate enrollment issued, HTTP/1.1 keep-alive on one connection. Every call blocks for
  * at most the configured timeouts. The TPM work of enrollment and of a round (credential activation, certify,
  * quote, NV certify) is done here too, through lib/tpm-gateway.h, so that a caller only says "enroll" or "run a
  * round with these logs".
@@ -18,7 +18,6 @@
  *   -ENOKEY   the TLS client key or certificate of the state directory cannot be used
  * An HTTP error answer of the protocol (4xx/5xx with {"error", "detail"}) is not a transport error: where the call
  * hands the answer back, it is returned as the status and the JSON answer, and the call returns 0.
- * The program calls curl_global_init() once before it starts threads (libcurl's rule).
  * Not thread-safe: one client per thread. */
 
 #include <stdatomic.h>
@@ -39,7 +38,7 @@
 
 struct mon_vclient_options {
         const char *url;     /* https://HOST:PORT, no trailing slash needed */
-        const char *ca_file; /* the verifier's CA, pinned (CURLOPT_CAINFO, no system CAs) */
+        const char *ca_file; /* the verifier's CA, pinned (no system CAs) */
         const char *gateway_id;
         const char *state_dir;   /* where tls.key / tls.pem are (written by enroll) */
         long connect_timeout_ms; /* 0: 5 s */

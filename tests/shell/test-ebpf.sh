@@ -206,6 +206,10 @@ EOF
         assert_grep "... logs which tier each category got" "drift: exec: tracepoint \(sched:sched_process_exec" "$TMP/m.log"
         assert_grep "... and reports it in its start event" "ALERT monitor_started .*drift=exec=(lsm|fentry|tracepoint) " \
                 "$TMP/m.log"
+        # The IMA simulator's log is a file, not the kernel's: no IMA here, so nothing says what the kernel measured.
+        assert_grep "the IMA cross-check says it is off, and why (no IMA)" \
+                "IMA cross-check off: no IMA: $IMA is not the kernel's measurement list" "$TMP/m.log"
+        assert_grep "... in the start event too" "ALERT monitor_started .*ima_crosscheck=off: no IMA" "$TMP/m.log"
 }
 
 # ---- executions -----------------------------------------------------------------------------------------------------
@@ -342,6 +346,8 @@ test_stop() {
         # come from the drift module.
         assert_eq "... with no sanitizer finding in the drift module" 0 \
                 "$(grep -cE '^ +#[0-9]+ .* (monitor|bpf)/drift[-a-z]*\.[ch]:' "$TMP/m.log")"
+        assert_eq "without IMA, the IMA cross-check never alerted" 0 "$(alert_n ima_unmeasured_exec .)"
+        assert_grep "... and says at stop that it was off" "IMA cross-check off: no IMA" "$TMP/m.log"
         [ "$MRC" = 0 ] || echo "  note: the monitor exited $MRC: $(grep -m1 -E 'ERROR|SUMMARY' "$TMP/m.log")"
         for id in $ids; do bpftool prog show id "$id" >/dev/null 2>&1 && left=$((left + 1)); done
         assert_eq "... and every one of its programs is unloaded" 0 "$left"

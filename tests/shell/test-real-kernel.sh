@@ -107,10 +107,23 @@ RetryMaxSec=2
 
 [IMA]
 PollIntervalMSec=200
+# The IMA policy this guest boots with (ima_policy=tcb; Debian's kernel cannot print it: no CONFIG_IMA_READ_POLICY).
+Policy=/etc/ima/tcb.policy
 
 [Events]
 BatchDelayMSec=50
 EOF
+        # ima_policy=tcb as Linux 6.1 has it built in (security/integrity/ima/ima_policy.c), in its printed form.
+        mkdir -p "$root/etc/ima"
+        {
+                for magic in 0x9fa0 0x62656572 0x64626720 0x1021994 0x1cd1 0x42494e4d 0x73636673 0xf97cff8c \
+                        0x43415d53 0x27e0eb 0x63677270 0x6e736673 0xde5e81e4; do
+                        echo "dont_measure fsmagic=$magic "
+                done
+                printf '%s \n' "measure func=MMAP_CHECK mask=MAY_EXEC" "measure func=BPRM_CHECK mask=MAY_EXEC" \
+                        "measure func=FILE_CHECK mask=^MAY_READ euid=0" "measure func=FILE_CHECK mask=^MAY_READ uid=0" \
+                        "measure func=MODULE_CHECK" "measure func=FIRMWARE_CHECK" "measure func=POLICY_CHECK"
+        } >"$root/etc/ima/tcb.policy"
         printf '#!/bin/sh\necho "an allowed tool ran"\n' >"$root/usr/local/bin/gw-allowed"
         chmod 755 "$root/usr/local/bin/gw-allowed"
         echo "setting=1" >"$root/var/lib/app/settings.conf"
@@ -339,6 +352,45 @@ if [ "$HAVE_BPF" = 1 ]; then
                 "ALERT drift_tamper .*path=/etc/gateway/app.conf .*tier=lsm" "$KERN_WORK/m.log"
         assert_grep "... and the module load" \
                 "ALERT drift_kernel .*rule=module_load path=/usr/lib/driftwatch-test/crc7.ko .*tier=lsm" "$KERN_WORK/m.log"
+fi
+
+# ---- eBPF + IMA: the IMA policy replaced behind the monitor's back ----------------------------------------------------
+if [ "$HAVE_BPF" = 1 ]; then
+        guest_mlog 13
+        assert_grep "the IMA cross-check is on, with the policy the guest booted with" \
+                "IMA cross-check on: executions the IMA policy of /etc/ima/tcb.policy \(20 rules" "$KERN_WORK/m.log"
+        # Measured binaries run so far (the allowed tool, the unknown one): IMA measured them, nothing to say.
+        kern_guest 14 '/usr/local/bin/gw-allowed; /opt/drift/unknown-tool --version >/dev/null; sleep 4'
+        # The kernel's default policy is replaced (the first write may; without CONFIG_IMA_WRITE_POLICY the file is
+        # gone after it): executions are no longer measured. Then a new binary on the measured disk runs, and a
+        # measured one again.
+        kern_guest 15 'printf "dont_measure func=BPRM_CHECK\nmeasure func=MODULE_CHECK\n" >/sys/kernel/security/ima/policy &&
+echo replaced; ls /sys/kernel/security/ima/
+cp /usr/bin/driftwatch /opt/drift/unmeasured-tool && printf y >>/opt/drift/unmeasured-tool &&
+/opt/drift/unmeasured-tool --version >/dev/null; sha256sum /opt/drift/unmeasured-tool
+/usr/local/bin/gw-allowed >/dev/null
+grep -c unmeasured-tool /sys/kernel/security/ima/ascii_runtime_measurements'
+        assert_grep "a replacement IMA policy that measures no execution is loaded in the guest" "^replaced" \
+                "$KERN_WORK/out.15"
+        assert_eq "... and the new binary run after it is not in the IMA log" 0 "$(tail -1 "$KERN_WORK/out.15")"
+        unmeasured_digest=$(grep unmeasured-tool "$KERN_WORK/out.15" | awk '{print $1}')
+        end=$(($(date +%s) + 20))
+        while :; do
+                guest_mlog 16
+                grep -q 'ALERT ima_unmeasured_exec .*path=/opt/drift/unmeasured-tool' "$KERN_WORK/m.log" && break
+                [ "$(date +%s)" -lt "$end" ] || break
+                sleep 1
+        done
+        assert_grep "the policy write itself is drift (drift_kernel, ima_policy_write)" \
+                "ALERT drift_kernel .*rule=ima_policy_write .*tier=lsm" "$KERN_WORK/m.log"
+        assert_grep "the execution IMA no longer measures: ima_unmeasured_exec, naming the file, its digest and the rule" \
+                "ALERT ima_unmeasured_exec \[a2bed43dc8754f1eb9ae2fcfa6e2734c\]: .*path=/opt/drift/unmeasured-tool digest=sha256:$unmeasured_digest pid=[0-9]+ .*rule=line 15: measure func=BPRM_CHECK mask=MAY_EXEC tier=lsm fsmagic=0xef53 fsname=ext4" \
+                "$KERN_WORK/m.log"
+        assert_eq "... once" 1 "$(grep -c 'ALERT ima_unmeasured_exec ' "$KERN_WORK/m.log")"
+        assert_eq "... and measured binaries never alerted (before or after the replacement)" 0 \
+                "$(grep 'ALERT ima_unmeasured_exec ' "$KERN_WORK/m.log" | grep -cv unmeasured-tool)"
+        wait_until 20 eval '[ "$(api "$URL/v1/events?gateway=$GW&kind=ima_unmeasured_exec" | jq "[.events[] | select(.fields.path == \"/opt/drift/unmeasured-tool\")] | length")" = 1 ]'
+        assert_eq "... and its signed runtime event reached the verifier" 0 $?
 fi
 
 # ---- the end: stop the monitor, bring out the logs and PCRs --------------------------------------------------------------

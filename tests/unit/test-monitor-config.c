@@ -37,9 +37,10 @@ static bool config_equal(const struct mon_config *a, const struct mon_config *b)
                a->nv_index == b->nv_index && a->nv_owner_fallback == b->nv_owner_fallback &&
                str_eq(a->ima_log, b->ima_log) && a->ima_log_alg == b->ima_log_alg &&
                a->ima_poll_usec == b->ima_poll_usec && str_eq(a->boot_log, b->boot_log) &&
-               a->batch_max_events == b->batch_max_events && a->batch_delay_usec == b->batch_delay_usec &&
-               a->spool_max_bytes == b->spool_max_bytes && a->drift_enable == b->drift_enable &&
-               str_eq(a->drift_tiers, b->drift_tiers) && str_eq(a->drift_protected_paths, b->drift_protected_paths) &&
+               str_eq(a->ima_policy, b->ima_policy) && a->batch_max_events == b->batch_max_events &&
+               a->batch_delay_usec == b->batch_delay_usec && a->spool_max_bytes == b->spool_max_bytes &&
+               a->drift_enable == b->drift_enable && str_eq(a->drift_tiers, b->drift_tiers) &&
+               str_eq(a->drift_protected_paths, b->drift_protected_paths) &&
                a->drift_hash_executables == b->drift_hash_executables &&
                a->drift_hash_cache_entries == b->drift_hash_cache_entries &&
                a->drift_ring_buffer_bytes == b->drift_ring_buffer_bytes;
@@ -146,6 +147,7 @@ START_TEST(test_defaults)
         ck_assert_int_eq(c.ima_log_alg, DW_HASH_SHA1);
         ck_assert_uint_eq(c.ima_poll_usec, 1000000);
         ck_assert_str_eq(c.boot_log, MON_BOOT_LOG_DEFAULT);
+        ck_assert_str_eq(c.ima_policy, MON_IMA_POLICY_DEFAULT);
         ck_assert_uint_eq(c.batch_max_events, 256);
         ck_assert_uint_eq(c.batch_delay_usec, 200000);
         ck_assert_uint_eq(c.spool_max_bytes, 64 * 1024 * 1024);
@@ -154,7 +156,7 @@ START_TEST(test_defaults)
         ck_assert_str_eq(c.drift_protected_paths, "/usr /etc /boot /lib /lib64 /bin /sbin");
         ck_assert(c.drift_hash_executables);
         ck_assert_uint_eq(c.drift_hash_cache_entries, 16384);
-        ck_assert_uint_eq(c.drift_ring_buffer_bytes, 8 * 1024 * 1024);
+        ck_assert_uint_eq(c.drift_ring_buffer_bytes, 1024 * 1024);
 
         mon_config_done(&c);
         ck_assert_ptr_null(c.state_dir);
@@ -195,6 +197,7 @@ START_TEST(test_every_key)
                                    "LogDigest=sha256\n"
                                    "PollIntervalMSec=250\n"
                                    "BootLog=\n"
+                                   "Policy=/etc/ima/ima-policy\n"
                                    "[Events]\n"
                                    "BatchMaxEvents=1024\n"
                                    "BatchDelayMSec=0\n"
@@ -226,6 +229,7 @@ START_TEST(test_every_key)
         ck_assert_int_eq(c.ima_log_alg, DW_HASH_SHA256);
         ck_assert_uint_eq(c.ima_poll_usec, 250000);
         ck_assert_str_eq(c.boot_log, "");
+        ck_assert_str_eq(c.ima_policy, "/etc/ima/ima-policy");
         ck_assert_uint_eq(c.batch_max_events, 1024);
         ck_assert_uint_eq(c.batch_delay_usec, 0);
         ck_assert_uint_eq(c.spool_max_bytes, 2ull << 30);
@@ -397,6 +401,9 @@ START_TEST(test_value_errors)
         value_fails("IMA", "Log", "", "expected an absolute path");
         value_fails("Verifier", "CAFile", "ca.pem", "expected an absolute path");
         value_fails("IMA", "BootLog", "./bios", "expected an absolute path, or nothing for none");
+        value_fails("IMA", "Policy", "", "expected an absolute path, or no");
+        value_fails("IMA", "Policy", "off", "expected an absolute path, or no");
+        value_fails("IMA", "Policy", "ima-policy", "expected an absolute path, or no");
         value_fails("Monitor", "RuntimePolicy", "policy.json", "expected an absolute path, or nothing for none");
         value_fails("Verifier", "URL", "http://verifier:8443", "expected https://HOST[:PORT] (no path)");
         value_fails("Verifier", "URL", "https://", "expected https://HOST[:PORT] (no path)");
@@ -770,7 +777,7 @@ START_TEST(test_keys_documented)
         size_t n, doc_size, conf_size, s = 0;
 
         keys = mon_config_keys(&n);
-        ck_assert_uint_eq(n, 33);
+        ck_assert_uint_eq(n, 34);
         doc = srcdir_file("docs/monitor.md", &doc_size);
         conf = srcdir_file("monitor/monitor.conf", &conf_size);
         ck_assert_ptr_null(memchr(doc, 0, doc_size));
