@@ -137,7 +137,7 @@ $(DRIFT_OBJS): $(BPF_SKELS) bpf/drift-event.h
 $(DRIFT_OBJS): BASEFLAGS += -I$(BUILD)/bpf -Ibpf
 
 # Unit tests may test the daemons' modules too (tests/unit/test-monitor-*.c, test-verifier-*.c).
-UNIT_CFLAGS = -Imonitor -Iverifier $(call pc_cflags,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS))
+UNIT_CFLAGS = -Imonitor -Iverifier -Ibpf $(call pc_cflags,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS))
 UNIT_LIBS   = $(call pc_libs,$(VERIFIER_PKGS) $(MONITOR_PKGS) $(TEST_PKGS)) -lpthread
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c $(LIB_HDRS) $(MONITOR_HDRS) $(VERIFIER_HDRS)
@@ -236,7 +236,7 @@ bench: all $(BENCH_BINS)
 
 format:
 	clang-format -i $(LIB_SRCS) $(LIB_HDRS) $(CLI_SRCS) $(UNIT_SRCS) $(BENCH_SRCS) $(TOOL_SRCS) $(VERIFIER_SRCS) \
-		$(VERIFIER_HDRS) $(MONITOR_SRCS) $(MONITOR_HDRS)
+		$(VERIFIER_HDRS) $(MONITOR_SRCS) $(MONITOR_HDRS) $(BPF_SRCS) $(BPF_HDRS)
 
 clean:
 	rm -rf $(BUILD)

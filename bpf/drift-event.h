@@ -13,7 +13,7 @@
 #define DRIFT_PATH_MAX   4096 /* path[], with its NUL; longer paths are cut (DRIFT_F_TRUNCATED) */
 #define DRIFT_AUX_MAX    256  /* aux[]: the second path of a rename/link, a module's arguments, a program name... */
 #define DRIFT_COMM_LEN   16
-#define DRIFT_FSNAME_LEN 32 /* fs_name[], with its NUL */
+#define DRIFT_FSNAME_LEN 32      /* fs_name[], with its NUL */
 #define DRIFT_PREFIX_MAX 256     /* longest protected path prefix, with the '/' added at its end */
 #define DRIFT_WAKEUP_NS  4000000 /* the consumer is woken at most this often (and reads on a timer meanwhile) */
 
@@ -55,23 +55,24 @@ enum drift_tier {
 };
 
 /* flags */
-#define DRIFT_F_TRUNCATED    (1u << 0) /* path[] or the walk that built it was cut */
-#define DRIFT_F_NLINK0       (1u << 1) /* the file has no name left (unlinked, or a memfd) */
-#define DRIFT_F_MEMFD        (1u << 2) /* an anonymous memory file (memfd_create) */
-#define DRIFT_F_DISCONNECTED (1u << 3) /* the file is not reachable from any mount (memfd, deleted, pseudo file) */
-#define DRIFT_F_TMPFS        (1u << 4) /* on tmpfs/ramfs: a writable, in-memory filesystem */
-#define DRIFT_F_EMPTY_PATH   (1u << 5) /* execveat(fd, "", AT_EMPTY_PATH): executed through a descriptor */
-#define DRIFT_F_FS_RELATIVE  (1u << 6) /* path is relative to its filesystem's root (no mount was known) */
-#define DRIFT_F_USER_PATH    (1u << 7) /* path is the string the caller gave, not resolved by the kernel */
-#define DRIFT_F_HAS_INODE    (1u << 8) /* dev, ino, size, mtime, ctime, nlink and mode are set */
-#define DRIFT_F_PRIVILEGED   (1u << 9) /* ptrace: the kernel saw that the target runs with euid 0 */
+#define DRIFT_F_TRUNCATED    (1u << 0)  /* path[] or the walk that built it was cut */
+#define DRIFT_F_NLINK0       (1u << 1)  /* the file has no name left (unlinked, or a memfd) */
+#define DRIFT_F_MEMFD        (1u << 2)  /* an anonymous memory file (memfd_create) */
+#define DRIFT_F_DISCONNECTED (1u << 3)  /* the file is not reachable from any mount (memfd, deleted, pseudo file) */
+#define DRIFT_F_TMPFS        (1u << 4)  /* on tmpfs/ramfs: a writable, in-memory filesystem */
+#define DRIFT_F_EMPTY_PATH   (1u << 5)  /* execveat(fd, "", AT_EMPTY_PATH): executed through a descriptor */
+#define DRIFT_F_FS_RELATIVE  (1u << 6)  /* path is relative to its filesystem's root (no mount was known) */
+#define DRIFT_F_USER_PATH    (1u << 7)  /* path is the string the caller gave, not resolved by the kernel */
+#define DRIFT_F_HAS_INODE    (1u << 8)  /* dev, ino, size, mtime, ctime, nlink and mode are set */
+#define DRIFT_F_PRIVILEGED   (1u << 9)  /* ptrace: the kernel saw that the target runs with euid 0 */
 #define DRIFT_F_HAS_FACTS    (1u << 10) /* exec: the IMA facts below (filesystem, owner, credentials) are set */
 
 /* cred_flags (exec): what the task's credentials say, for IMA's euid/egid rules (ima_match_rules()). */
 #define DRIFT_CRED_CAP_SETUID (1u << 0) /* CAP_SETUID in the effective set, in the initial user namespace */
 #define DRIFT_CRED_CAP_SETGID (1u << 1)
-#define DRIFT_CRED_POST_EXEC  (1u << 2) /* read after the exec (tracepoint tier): a set-id file or file
-                                         * capabilities may have changed euid, suid, egid, sgid and capabilities */
+/* read after the exec (tracepoint tier): a set-id file or file capabilities may have changed euid, suid, egid, sgid
+ * and capabilities */
+#define DRIFT_CRED_POST_EXEC   (1u << 2)
 #define DRIFT_CRED_FS_NAME_CUT (1u << 3) /* fs_name did not fit */
 
 struct drift_event {
@@ -104,8 +105,8 @@ struct drift_event {
         __u32 fowner;   /* inode i_uid */
         __u32 fgroup;   /* inode i_gid */
         __u32 euid, suid, gid, egid, sgid;
-        __u32 cred_flags; /* DRIFT_CRED_* */
-        __u8 fs_uuid[16]; /* super_block s_uuid */
+        __u32 cred_flags;               /* DRIFT_CRED_* */
+        __u8 fs_uuid[16];               /* super_block s_uuid */
         char fs_name[DRIFT_FSNAME_LEN]; /* the filesystem type ("ext4"), NUL-terminated */
         char comm[DRIFT_COMM_LEN];
         __u32 aux_len;  /* bytes in aux before its NUL */

@@ -13,8 +13,8 @@
 #   2. review   driftwatch policy diff PREVIOUS NEW (human and JSON, kept next to the policy for the release notes)
 #   3. sign     driftwatch policy sign --key KEY.pem, then verify with the public key, as the verifier will
 #   4. impact   offline: `driftwatch policy check` of every IMA log in --sample-logs (logs captured on test gateways
-#               running the new image; a name with "ascii" in it is read as an ascii log) must be trusted; online (with --verifier, once the verifier offers it):
-#               `driftwatch policy impact`, which dry-runs the new policy against the evidence the verifier holds
+#               running the new image; a name with "ascii" in it is read as an ascii log) must be trusted; online (with --verifier): `driftwatch policy impact`, which
+#               dry-runs the new policy against the evidence the verifier holds: no gateway may turn untrusted
 #   5. publish  with --verifier: POST /v1/admin/policies/runtime/NAME (a new version), then pin --group to it with
 #               PUT /v1/admin/groups/G/policies. Groups should follow pinned versions, so that a push alone changes
 #               nothing until this step assigns it.
@@ -105,12 +105,13 @@ curl_admin() { # METHOD PATH [BODY-FILE]
         curl "${args[@]}" "$verifier$2"
 }
 if [ -n "$verifier" ]; then
-        if "$DW" policy impact --help >/dev/null 2>&1; then
-                "$DW" policy impact --verifier "$verifier" --token-file "$token" ${group:+--group "$group"} "$signed" ||
-                        die "the verifier predicts gateways turning untrusted: not published"
-        else
-                echo "this driftwatch has no 'policy impact' yet: only the sample logs were checked"
-        fi
+        # The gateways this release would reach (--group: an assignment to it; else a push of NAME's next version),
+        # judged by the verifier against the IMA entries it holds of their current boot.
+        rc=0
+        "$DW" policy impact --verifier "$verifier" --token-file "$token" ${cacert:+--ca "$cacert"} \
+                ${group:+--group "$group"} --name "$name" "$signed" || rc=$?
+        [ "$rc" -ne 1 ] || die "the verifier predicts gateways turning untrusted under the new policy: not published"
+        [ "$rc" -eq 0 ] || die "policy impact failed (exit $rc): not published"
 fi
 
 echo "== 5. publish"

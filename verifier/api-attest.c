@@ -529,6 +529,8 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
         g->boot_log_required = o.boot_log_required;
         snprintf(g->runtime_judged, sizeof(g->runtime_judged), "%s", o.runtime_judged);
         g->evidence_complete = o.evidence_complete;
+        const json_t *evidence = json_object_get(o.report, "evidence");
+        _cleanup_free_ char *evidence_text = evidence ? json_dumps(evidence, JSON_COMPACT) : NULL;
         r = vf_store_round_commit(
                 v->store, g, &(struct vf_state_expect){.rounds = expected, .state = judged, .state_size = judged_size},
                 &(struct vf_evidence_update){.new_epoch = o.new_epoch, .entries = consumed, .n = n_consumed}, nonce,
@@ -536,6 +538,7 @@ static enum MHD_Result round_run(struct vf_request *rq, struct vf_gateway *g, co
                         .time = now,
                         .verdict = o.verdict,
                         .reasons = reasons,
+                        .evidence = evidence_text,
                         .ima_from = o.ima_from,
                         .ima_to = o.ima_next_index,
                         .nonce_hex = dw_hex_encode(e->nonce, sizeof(e->nonce), nonce_hex),

@@ -27,6 +27,15 @@ static json_t *verdict_row_json(sqlite3_stmt *st, int first)
                       reasons ? reasons : json_array(), "ima_from", (json_int_t)sqlite3_column_int64(st, first + 4),
                       "ima_to", (json_int_t)sqlite3_column_int64(st, first + 5), "latency_ms",
                       (double)sql_column_u64(st, first + 6) / 1000.0);
+        text = sqlite3_column_text(st, first + 7);
+        if (v && text) {
+                json_t *evidence = json_loads((const char *)text, 0, NULL);
+
+                if (json_is_object(evidence))
+                        json_object_set_new(v, "evidence", evidence);
+                else
+                        json_decref(evidence);
+        }
         return v;
 }
 
@@ -54,10 +63,11 @@ static json_t *last_verdict_json(struct vf_store *s, const char *id)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
 
-        if (sql_prepare(s,
-                        "SELECT id, time, verdict, reasons, ima_from, ima_to, latency_usec FROM verdicts WHERE "
-                        "gateway_id = ? ORDER BY id DESC LIMIT 1",
-                        &st) < 0)
+        if (sql_prepare(
+                    s,
+                    "SELECT id, time, verdict, reasons, ima_from, ima_to, latency_usec, evidence FROM verdicts WHERE "
+                    "gateway_id = ? ORDER BY id DESC LIMIT 1",
+                    &st) < 0)
                 return json_null();
         sql_bind_text(st, 1, id);
         if (sql_step_row(s, st) <= 0)
@@ -122,10 +132,11 @@ int vf_store_verdicts_json(struct vf_store *s, const char *gateway_id, uint64_t 
         STORE_LOCKED(s);
         if (!list)
                 return -ENOMEM;
-        r = sql_prepare(s,
-                        "SELECT id, time, verdict, reasons, ima_from, ima_to, latency_usec FROM verdicts WHERE "
-                        "gateway_id = ? AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
-                        &st);
+        r = sql_prepare(
+                s,
+                "SELECT id, time, verdict, reasons, ima_from, ima_to, latency_usec, evidence FROM verdicts WHERE "
+                "gateway_id = ? AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+                &st);
         if (r < 0)
                 return r;
         sql_bind_text(st, 1, gateway_id);

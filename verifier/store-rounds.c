@@ -18,7 +18,7 @@ static int verdict_insert(struct vf_store *s, const char *gateway_id, const stru
 
         r = sql_prepare(s,
                         "INSERT INTO verdicts (gateway_id, time, verdict, reasons, ima_from, ima_to, nonce, token, "
-                        "latency_usec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "latency_usec, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         &st);
         if (r < 0)
                 return r;
@@ -31,6 +31,7 @@ static int verdict_insert(struct vf_store *s, const char *gateway_id, const stru
         sql_bind_text(st, 7, v->nonce_hex);
         sql_bind_text(st, 8, v->token);
         sql_bind_u64(st, 9, v->latency_usec);
+        sql_bind_text(st, 10, v->evidence);
         return sql_step_done(s, st);
 }
 

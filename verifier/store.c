@@ -134,6 +134,9 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (gateway_id, idx)"
         ") WITHOUT ROWID;"
         "CREATE INDEX gateway_entries_hash ON gateway_entries(hash);",
+        /* 5 -> 6: each verdict keeps what of its round was TPM-backed and the monitor's eBPF coverage (the report's
+         * "evidence"), for the history and dashboards; NULL for verdicts not judged from evidence, and older ones. */
+        "ALTER TABLE verdicts ADD COLUMN evidence TEXT;",
 };
 
 static const char *const status_names[_VF_STATUS_MAX] = {

@@ -17,7 +17,7 @@
 #include "attest-round.h"
 #include "macro.h"
 
-#define VF_STORE_SCHEMA_VERSION 5
+#define VF_STORE_SCHEMA_VERSION 6
 
 struct vf_store;
 
@@ -169,6 +169,7 @@ struct vf_verdict_record {
         uint64_t time; /* usec */
         enum vf_status verdict;
         const char *reasons;       /* JSON array text */
+        const char *evidence;      /* JSON object text: the report's "evidence" (what was TPM-backed); may be NULL */
         uint64_t ima_from, ima_to; /* entries verified in this round: [from, to) */
         const char *nonce_hex;     /* may be NULL */
         const char *token;         /* the EAR token (not kept by the daemon: it is in the answer); may be NULL */

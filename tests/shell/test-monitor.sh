@@ -165,6 +165,10 @@ test_trusted_then_drift() {
         assert_grep "each round carries the eBPF coverage; the verifier says what was TPM-backed and what not" \
                 'evidence \{"tpm_backed":\["quote",[^]]*"ima","runtime_policy"[^]]*\],"runtime_hooks":\{[^}]*"exec":"(lsm|fentry|tracepoint)"[^}]*\},"runtime_hooks_tpm_backed":false\}' \
                 "$TMP/m.log"
+        assert_eq "... and the verdict history keeps it" "true true false" \
+                "$(api "$URL/v1/gateways/$GW/verdicts?limit=1" | jq -r '.verdicts[0].evidence |
+                        [(.tpm_backed | index("quote") != null), (.runtime_hooks.exec != null),
+                         .runtime_hooks_tpm_backed] | map(tostring) | join(" ")')"
         assert_grep "the start is an alert with its MESSAGE_ID" \
                 "ALERT monitor_started \[b2ea9dae9bb342bb9c38d426b5942c82\]" "$TMP/m.log"
 

@@ -153,7 +153,7 @@ test_first_start() {
         assert_grep "... and IP address" 'IP Address:10.9.8.7' "$TMP/san"
         assert_eq "the admin token is 64 hex digits" 1 "$(grep -cE '^[0-9a-f]{64}$' "$d/admin.token")"
         assert_eq "the database is in WAL mode" wal "$(sqlite3 "$d/verifier.db" 'PRAGMA journal_mode')"
-        assert_eq "the schema has version 5" 5 "$(sqlite3 "$d/verifier.db" 'SELECT version FROM schema_version')"
+        assert_eq "the schema has version 6" 6 "$(sqlite3 "$d/verifier.db" 'SELECT version FROM schema_version')"
         assert_grep "the start is logged as JSON" '^\{"ts":"[0-9T:.-]+Z","level":"info","event":"started"' \
                 "$TMP/v1.log"
         assert_grep "enrollment is disabled without ek_ca_bundle, and the log says so" '"enrollment-disabled"' \

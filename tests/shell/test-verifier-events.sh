@@ -302,7 +302,7 @@ wait_for() {
         assert_eq "$1" "$3" "$got"
 }
 
-assert_eq "the schema has version 5 (events_received index)" "5 1" \
+assert_eq "the schema has version 6 (events_received index)" "6 1" \
         "$(db 'SELECT version FROM schema_version') $(db "SELECT count(*) FROM sqlite_master WHERE name = 'events_received'")"
 assert_eq "used nonces are kept in order of expiry (the key starts with it)" 1 \
         "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'used_nonces' AND sql LIKE '%WITHOUT ROWID%'")"

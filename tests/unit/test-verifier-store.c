@@ -78,7 +78,7 @@ START_TEST(test_schema)
 
         ck_assert_int_eq(vf_store_schema_version(store, &version), 0);
         ck_assert_int_eq(version, VF_STORE_SCHEMA_VERSION);
-        ck_assert_int_eq(version, 5);
+        ck_assert_int_eq(version, 6);
 }
 END_TEST
 
@@ -443,7 +443,8 @@ START_TEST(test_evidence)
 }
 END_TEST
 
-/* A version 4 database (before kept entries): made from a version 5 one by taking away what migration 4 -> 5 adds. */
+/* A version 4 database (before kept entries): made from the current one by taking away what migrations 4 -> 5 and
+ * 5 -> 6 add. */
 START_TEST(test_migration_v5)
 {
         const struct dw_round_stored_entry e[] = {REC(0, "boot")};
@@ -462,6 +463,7 @@ START_TEST(test_migration_v5)
                                       "ALTER TABLE gateways DROP COLUMN runtime_judged;"
                                       "ALTER TABLE gateways DROP COLUMN evidence_complete;"
                                       "UPDATE gateways SET ima_next_index = 7, rounds = 3 WHERE id = 'mid-epoch';"
+                                      "ALTER TABLE verdicts DROP COLUMN evidence;"
                                       "UPDATE schema_version SET version = 4",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
@@ -469,7 +471,7 @@ START_TEST(test_migration_v5)
 
         ck_assert_msg(vf_store_open(path, &store, msg, sizeof(msg)) == 0, "%s", msg);
         ck_assert_int_eq(vf_store_schema_version(store, &version), 0);
-        ck_assert_int_eq(version, 5);
+        ck_assert_int_eq(version, 6);
         /* In the middle of an epoch: its earlier entries were never kept, so they cannot be judged again. */
         ck_assert_int_eq(vf_store_gateway_get(store, "mid-epoch", &g), 0);
         ck_assert(!g.evidence_complete);
