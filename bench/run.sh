@@ -69,5 +69,8 @@ time_loop "tpm2_quote          " tpm2_quote -T "$SWTPM_TCTI" -c 0x81010002 -l sh
 echo "== driftwatch-monitor: CPU and memory idle and at 1,000 IMA entries/s; signed events/s end to end"
 DW_BUILD="$build" bash bench/monitor.sh 15
 
+echo "== driftwatch-monitor: resident memory on Debian's kernel (qemu), after the real-kernel test's flow"
+DW_BUILD="$build" bash bench/monitor-kernel.sh
+
 echo "== allowlists: policy create --from-tree beside find | xargs sha256sum; 1,000,000-path policy load"
 DW_BUILD="$build" bash bench/policy-create.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# driftwatch policy impact against a real driftwatch-verifier and three gateways with their own software TPMs
+# driftwatch policy impact (and ima-policy/manifest-pipeline.sh, which runs it before publishing) against a real
+# driftwatch-verifier and three gateways with their own software TPMs
 # (swtpm, tests/tools/gateway-client, IMA entries from the IMA simulator): a dry run of a new runtime policy version
 # predicts which gateways turn untrusted (an executable the new allowlist drops, even though it ran before the
 # change) and which turn trusted (a software update rolled out before its allowlist); then the policy is pushed, one
@@ -254,6 +255,31 @@ if command -v sqlite3 >/dev/null; then
                 "$(sqlite3 "file:$TMP/v/verifier.db?mode=ro" "SELECT count(DISTINCT hash) FROM gateway_entries")" \
                 "$(sqlite3 "file:$TMP/v/verifier.db?mode=ro" "SELECT count(*) FROM ima_records")"
 fi
+
+# ---- the manifest pipeline (ima-policy/manifest-pipeline.sh) online: impact decides whether it publishes ------------
+# gwa ran true, ls, cat; gwc also app 1.0 then 2.0. A release image with app 2.0 only would make gwc untrusted.
+mkdir -p "$TMP/image/bin" "$TMP/image/usr/bin"
+cp /bin/true /bin/ls /bin/cat "$TMP/image/bin/"
+printf 'app 2.0' >"$TMP/image/usr/bin/app"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/release.key" 2>/dev/null
+pipe=(env DRIFTWATCH="$DW" bash "$DW_SRCDIR/ima-policy/manifest-pipeline.sh" --image "$TMP/image" --name base
+        --key "$TMP/release.key" --verifier "$URL" --token-file "$TOKEN" --cacert "$CA" --group default)
+assert_exit "pipeline: an image without app 1.0, which gwc ran this boot: stopped before publishing (exit 1)" 1 \
+        "${pipe[@]}" --version 3 --out "$TMP/rel3"
+assert_grep "... the impact step names the gateway and the file" "^gwc: trusted -> untrusted: /usr/bin/app sha256:$APP1" \
+        "$TMP/out"
+assert_grep "... and says why it stopped" "predicts gateways turning untrusted.*not published" "$TMP/err"
+assert_eq "... nothing was published" 2 "$(api "$URL/v1/admin/policies" | jq '.runtime.base.latest')"
+jq -n --arg a "sha256:$APP1" '{driftwatch_runtime_policy: 1, digests: {"/usr/bin/app": [$a]}}' >"$TMP/app1.json"
+assert_exit "pipeline: the same image with app 1.0 merged in (--base): published (exit 0)" 0 \
+        "${pipe[@]}" --version 3 --out "$TMP/rel3b" --base "$TMP/app1.json"
+assert_grep "... the impact step predicted no untrusted gateway" "0 untrusted after" "$TMP/out"
+assert_grep "... published as version 3 and the group pinned to it" "group default now follows base version 3" "$TMP/out"
+for id in gwa gwc; do
+        attest $id
+        assert_eq "$id: trusted under the released policy, as predicted" "trusted runtime:base@3" \
+                "$(jq -r '"\(.verdict) \(.report.rejudge.policy)"' "$TMP/round-$id.json")"
+done
 
 kill "$VPID" 2>/dev/null
 wait "$VPID"

@@ -393,6 +393,15 @@ grep -c unmeasured-tool /sys/kernel/security/ima/ascii_runtime_measurements'
         assert_eq "... and its signed runtime event reached the verifier" 0 $?
 fi
 
+# ---- the monitor's resident memory on the gateway's kernel: only when bench/monitor-kernel.sh asks (no assertion) ----------
+if [ -n "${DW_KERNEL_MEASURE:-}" ]; then
+        kern_guest 30 'p=$(cat /run/dw/m.pid)
+grep -E "^(VmRSS|RssAnon|RssFile|RssShmem):" /proc/$p/status
+grep -E "^(Pss|Private_Dirty|Private_Clean|Shared_Clean):" /proc/$p/smaps_rollup
+awk "/^[0-9a-f]+-[0-9a-f]+ / {n = \$6; if (n == \"\") n = \"[anon]\"} /^Rss:/ {r[n] += \$2} END {for (k in r) if (r[k] >= 100) print r[k], k}" /proc/$p/smaps | sort -rn' 20
+        cp "$KERN_WORK/out.30" "$DW_KERNEL_MEASURE"
+fi
+
 # ---- the end: stop the monitor, bring out the logs and PCRs --------------------------------------------------------------
 kern_guest 9 'kill $(cat /run/dw/m.pid); i=0
 while kill -0 $(cat /run/dw/m.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
