@@ -80,7 +80,7 @@ int main(int argc, char **argv)
                         .nonce = nonce,
                         .nonce_size = (size_t)nonce_size,
                 };
-                struct dw_attest_evidence ev = { attest, attest_size, sig, sig_size };
+                struct dw_attest_evidence ev = {attest, attest_size, sig, sig_size};
                 double t0 = now(), dt;
 
                 for (long i = 0; i < n; i++) {
@@ -92,8 +92,8 @@ int main(int argc, char **argv)
                         }
                 }
                 dt = now() - t0;
-                printf("run %d: %ld verifications of %s/%s in %.3f s = %.0f/s\n", run + 1, n, ak_name, quote_name,
-                       dt, n / dt);
+                printf("run %d: %ld verifications of %s/%s in %.3f s = %.0f/s\n", run + 1, n, ak_name, quote_name, dt,
+                       n / dt);
                 if (n / dt > best)
                         best = n / dt;
         }

@@ -35,7 +35,7 @@ enum dw_ima_field_id {
         _DW_IMA_FIELD_MAX,
 };
 
-#define DW_IMA_TEMPLATE_FIELDS_MAX 15 /* IMA_TEMPLATE_NUM_FIELDS_MAX */
+#define DW_IMA_TEMPLATE_FIELDS_MAX 15  /* IMA_TEMPLATE_NUM_FIELDS_MAX */
 #define DW_IMA_EVENT_NAME_LEN_MAX  255 /* IMA_EVENT_NAME_LEN_MAX */
 #define DW_IMA_TEMPLATE_NAME_MAX   255 /* longest template name or custom "f1|f2|..." descriptor we accept */
 #define DW_IMA_TEMPLATE_DATA_MAX   (16u * 1024 * 1024) /* larger template data is rejected as absurd */
@@ -89,8 +89,7 @@ int dw_ima_entry_field(const struct dw_ima_entry *e, enum dw_ima_field_id id, co
                        uint32_t *ret_len);
 
 /* out = the template digest of e for a bank's algorithm, computed from its template data as the kernel does. */
-int dw_ima_entry_template_hash(struct dw_hasher *h, const struct dw_ima_entry *e, enum dw_hash_alg alg,
-                               uint8_t *out);
+int dw_ima_entry_template_hash(struct dw_hasher *h, const struct dw_ima_entry *e, enum dw_hash_alg alg, uint8_t *out);
 
 /* Checks the logged template digest against the template data. A violation passes: its digest is zero by rule.
  * Returns 0, or -EBADMSG with err set ("template digest mismatch"). */

@@ -21,11 +21,11 @@ enum dw_ima_bank_rule {
 const char *dw_ima_bank_rule_name(enum dw_ima_bank_rule rule); /* "native", "sha1-padded" */
 
 struct dw_ima_replay {
-        uint64_t next_index;   /* entries replayed so far = index of the next entry */
-        uint64_t violations;   /* violations among them */
-        bool check_digests;    /* verify each entry's logged template digest (default true) */
+        uint64_t next_index; /* entries replayed so far = index of the next entry */
+        uint64_t violations; /* violations among them */
+        bool check_digests;  /* verify each entry's logged template digest (default true) */
         bool enabled[_DW_HASH_ALG_MAX][_DW_IMA_BANK_RULE_MAX];
-        uint32_t touched;      /* bitmask of PCR indices extended */
+        uint32_t touched; /* bitmask of PCR indices extended */
         uint8_t pcr[_DW_HASH_ALG_MAX][_DW_IMA_BANK_RULE_MAX][DW_IMA_NR_PCRS][DW_HASH_MAX_SIZE];
 };
 

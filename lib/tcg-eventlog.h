@@ -17,27 +17,27 @@
 #define DW_TCG_EVENT_DATA_MAX (16u * 1024 * 1024)
 
 /* Event types (PFP spec, section 10.4.1). */
-#define EV_PREBOOT_CERT            0x00000000u
-#define EV_POST_CODE               0x00000001u
-#define EV_UNUSED                  0x00000002u
-#define EV_NO_ACTION               0x00000003u
-#define EV_SEPARATOR               0x00000004u
-#define EV_ACTION                  0x00000005u
-#define EV_EVENT_TAG               0x00000006u
-#define EV_S_CRTM_CONTENTS         0x00000007u
-#define EV_S_CRTM_VERSION          0x00000008u
-#define EV_CPU_MICROCODE           0x00000009u
-#define EV_PLATFORM_CONFIG_FLAGS   0x0000000Au
-#define EV_TABLE_OF_DEVICES        0x0000000Bu
-#define EV_COMPACT_HASH            0x0000000Cu
-#define EV_IPL                     0x0000000Du
-#define EV_IPL_PARTITION_DATA      0x0000000Eu
-#define EV_NONHOST_CODE            0x0000000Fu
-#define EV_NONHOST_CONFIG          0x00000010u
-#define EV_NONHOST_INFO            0x00000011u
-#define EV_OMIT_BOOT_DEVICE_EVENTS 0x00000012u
-#define EV_POST_CODE2              0x00000013u
-#define EV_EFI_EVENT_BASE          0x80000000u
+#define EV_PREBOOT_CERT                  0x00000000u
+#define EV_POST_CODE                     0x00000001u
+#define EV_UNUSED                        0x00000002u
+#define EV_NO_ACTION                     0x00000003u
+#define EV_SEPARATOR                     0x00000004u
+#define EV_ACTION                        0x00000005u
+#define EV_EVENT_TAG                     0x00000006u
+#define EV_S_CRTM_CONTENTS               0x00000007u
+#define EV_S_CRTM_VERSION                0x00000008u
+#define EV_CPU_MICROCODE                 0x00000009u
+#define EV_PLATFORM_CONFIG_FLAGS         0x0000000Au
+#define EV_TABLE_OF_DEVICES              0x0000000Bu
+#define EV_COMPACT_HASH                  0x0000000Cu
+#define EV_IPL                           0x0000000Du
+#define EV_IPL_PARTITION_DATA            0x0000000Eu
+#define EV_NONHOST_CODE                  0x0000000Fu
+#define EV_NONHOST_CONFIG                0x00000010u
+#define EV_NONHOST_INFO                  0x00000011u
+#define EV_OMIT_BOOT_DEVICE_EVENTS       0x00000012u
+#define EV_POST_CODE2                    0x00000013u
+#define EV_EFI_EVENT_BASE                0x80000000u
 #define EV_EFI_VARIABLE_DRIVER_CONFIG    0x80000001u
 #define EV_EFI_VARIABLE_BOOT             0x80000002u
 #define EV_EFI_BOOT_SERVICES_APPLICATION 0x80000003u
@@ -111,7 +111,7 @@ int dw_tcg_parser_next(struct dw_tcg_parser *p, struct dw_tcg_event *ret, struct
 void dw_tcg_event_describe(const struct dw_tcg_event *ev, char *buf, size_t size);
 
 struct dw_tcg_replay {
-        uint64_t events;       /* records parsed, the first one included */
+        uint64_t events; /* records parsed, the first one included */
         uint8_t startup_locality;
         bool has_bank[_DW_HASH_ALG_MAX];
         uint32_t touched[_DW_HASH_ALG_MAX]; /* bitmask of PCRs extended per bank */

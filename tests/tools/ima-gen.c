@@ -16,8 +16,9 @@
 #include "ima-write.h"
 
 static const char *templates[] = {
-        "ima", "ima-ng", "ima-ngv2", "ima-sig", "ima-sigv2", "ima-buf", "ima-modsig", "evm-sig",
-        "d-ng|n-ng|iuid|igid|imode",
+        "ima",        "ima-ng",    "ima-ngv2",
+        "ima-sig",    "ima-sigv2", "ima-buf",
+        "ima-modsig", "evm-sig",   "d-ng|n-ng|iuid|igid|imode",
 };
 
 static const char *only[16];
@@ -35,7 +36,7 @@ static int write_round(struct dw_hasher *h, unsigned round, enum dw_ima_format f
                        struct dw_ima_buf *out)
 {
         uint8_t digest[32], sha1[20], sig[40], payload[24];
-        static const uint8_t xattrlengths[] = { 4, 0, 0, 0 };
+        static const uint8_t xattrlengths[] = {4, 0, 0, 0};
         char name[128];
         int r;
 
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
                 else if (!path && argv[i][0] != '-')
                         path = argv[i];
                 else {
-                        fprintf(stderr, "usage: ima-gen [--format binary|ascii] [--digest-alg ALG] [--rounds N] [--template T]... OUT\n");
+                        fprintf(stderr, "usage: ima-gen [--format binary|ascii] [--digest-alg ALG] [--rounds N] "
+                                        "[--template T]... OUT\n");
                         return 2;
                 }
         }
