@@ -52,3 +52,33 @@ json_get() {
         for k in "$@"; do path="$path[\"$k\"]"; done
         jq -r ".$path" "$f"
 }
+
+# ---- a driftwatch-verifier for the test ------------------------------------------------------------------------------
+# start_verifier [ARGS...]: $VERIFIER on loopback with its state in $TMP/v, the EK CAs of $TMP/ekca.pem and its stderr
+# appended to $TMP/v.log, on $PORT when set (a restart keeps its URL), else on a free port. Sets VPID, PORT, URL
+# (https://$VERIFIER_HOST:PORT; VERIFIER_HOST is 127.0.0.1 unless set), CA and ADMIN (its admin token).
+start_verifier() {
+        rm -f "$TMP/v.port"
+        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port "${PORT:-0}" \
+                --port-file "$TMP/v.port" --ek-ca-bundle "$TMP/ekca.pem" "$@" 2>>"$TMP/v.log" &
+        VPID=$!
+        for _ in $(seq 200); do
+                [ -s "$TMP/v.port" ] && break
+                kill -0 $VPID 2>/dev/null || break
+                sleep 0.05
+        done
+        PORT=$(cat "$TMP/v.port" 2>/dev/null)
+        URL=https://${VERIFIER_HOST:-127.0.0.1}:$PORT
+        CA=$TMP/v/ca.pem
+        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
+}
+
+# stop_verifier: SIGTERM, then its exit status in VRC.
+stop_verifier() {
+        if [ -n "${VPID:-}" ]; then
+                kill "$VPID" 2>/dev/null
+                wait "$VPID"
+                VRC=$?
+                VPID=
+        fi
+}

@@ -36,21 +36,6 @@ if [ "$(id -u)" != 0 ]; then
         exit 0
 fi
 
-start_verifier() {
-        rm -f "$TMP/v.port"
-        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port "${PORT:-0}" \
-                --port-file "$TMP/v.port" --ek-ca-bundle "$TMP/ekca.pem" 2>>"$TMP/v.log" &
-        VPID=$!
-        for _ in $(seq 200); do
-                [ -s "$TMP/v.port" ] && break
-                kill -0 $VPID 2>/dev/null || break
-                sleep 0.05
-        done
-        PORT=$(cat "$TMP/v.port" 2>/dev/null)
-        URL=https://127.0.0.1:$PORT
-        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
-}
-
 cleanup() {
         [ -n "$MPID" ] && kill "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null
         [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null

@@ -23,26 +23,6 @@ for bin in "$VERIFIER" "$MONITOR" "$SIM" "$GC_BIN"; do
         fi
 done
 
-start_verifier() {
-        rm -f "$TMP/v.port"
-        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port "${PORT:-0}" \
-                --port-file "$TMP/v.port" --ek-ca-bundle "$TMP/ekca.pem" 2>>"$TMP/v.log" &
-        VPID=$!
-        for _ in $(seq 200); do
-                [ -s "$TMP/v.port" ] && break
-                kill -0 $VPID 2>/dev/null || break
-                sleep 0.05
-        done
-        PORT=$(cat "$TMP/v.port" 2>/dev/null)
-        URL=https://127.0.0.1:$PORT
-        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
-}
-
-stop_verifier() {
-        [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
-        VPID=
-}
-
 start_monitor() {
         "$MONITOR" --config "$TMP/monitor.conf" "$@" 2>>"$TMP/m.log" &
         MPID=$!

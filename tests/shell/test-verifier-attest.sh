@@ -9,6 +9,8 @@
 . "$DW_SRCDIR/tests/swtpm.sh"
 
 VERIFIER=${DW_VERIFIER:-$DW_BUILD/driftwatch-verifier} # the ASan+UBSan build under make check
+VERIFIER_HOST=localhost
+SETTINGS=(--set nonce_lifetime=3s --set attestation_deadline=4s --set max_request_size=1M) # every start
 GC_BIN=$DW_BUILD/tests/tools/gateway-client
 SIM=$DW_BUILD/tests/tools/ima-sim
 BOOT_LOG=$REAL/binary_bios_measurements # a real firmware's (SeaBIOS) boot event log
@@ -26,32 +28,6 @@ for bin in "$VERIFIER" "$GC_BIN" "$SIM"; do
                 exit 0
         fi
 done
-
-start_verifier() {
-        rm -f "$TMP/v.port"
-        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
-                --ek-ca-bundle "$TMP/ekca.pem" --set nonce_lifetime=3s --set attestation_deadline=4s \
-                --set max_request_size=1M "$@" 2>>"$TMP/v.log" &
-        VPID=$!
-        for _ in $(seq 200); do
-                [ -s "$TMP/v.port" ] && break
-                kill -0 $VPID 2>/dev/null || break
-                sleep 0.05
-        done
-        PORT=$(cat "$TMP/v.port" 2>/dev/null)
-        URL=https://localhost:$PORT
-        CA=$TMP/v/ca.pem
-        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
-}
-
-stop_verifier() {
-        if [ -n "$VPID" ]; then
-                kill "$VPID" 2>/dev/null
-                wait "$VPID"
-                VRC=$?
-                VPID=
-        fi
-}
 
 cleanup() {
         [ -n "$SSE_PID" ] && kill "$SSE_PID" 2>/dev/null
@@ -133,7 +109,7 @@ cat "$SWTPM_CA_DIR/issuercert.pem" "$SWTPM_CA_DIR/swtpm-localca-rootca-cert.pem"
 assert_exit "firmware: the boot log is extended into the TPM" 0 "$GC_BIN" --tcti "$T" firmware --boot-log "$BOOT_LOG"
 assert_exit "IMA: boot_aggregate and three files" 0 "$SIM" --tcti "$T" --log "$TMP/ima-gw1.bin" boot-aggregate \
         measure /bin/true measure /bin/ls measure /bin/cat
-start_verifier
+start_verifier "${SETTINGS[@]}"
 if [ -z "$PORT" ]; then
         fail "the verifier did not start: $(tail -3 "$TMP/v.log")"
         exit 0
@@ -360,7 +336,7 @@ test_restart() {
         "$SIM" --tcti "$T" --log "$TMP/ima-gw1.bin" measure /bin/ls measure /bin/cat measure /bin/true >/dev/null
         kill "$SSE_PID" 2>/dev/null
         printf 'bootstrap-token-for-the-fleet\n' >"$TMP/enroll.token"
-        start_verifier --set enrollment_token_file="$TMP/enroll.token"
+        start_verifier "${SETTINGS[@]}" --set enrollment_token_file="$TMP/enroll.token"
         curl -sSN --cacert "$CA" -H "Authorization: Bearer $ADMIN" "$URL/v1/stream" >>"$TMP/sse.out" 2>/dev/null &
         SSE_PID=$!
         attest gw1 "after a restart, the next round is trusted" 0

@@ -10,6 +10,7 @@
 . "$DW_SRCDIR/tests/swtpm.sh"
 
 VERIFIER=${DW_VERIFIER:-$DW_BUILD/driftwatch-verifier} # the ASan+UBSan build under make check
+VERIFIER_HOST=localhost
 GC_BIN=$DW_BUILD/tests/tools/gateway-client
 SIM=$DW_BUILD/tests/tools/ima-sim
 BOOT_LOG=$REAL/binary_bios_measurements
@@ -27,31 +28,6 @@ for bin in "$VERIFIER" "$GC_BIN" "$SIM"; do
                 exit 0
         fi
 done
-
-start_verifier() {
-        rm -f "$TMP/v.port"
-        "$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
-                --ek-ca-bundle "$TMP/ekca.pem" "$@" 2>>"$TMP/v.log" &
-        VPID=$!
-        for _ in $(seq 200); do
-                [ -s "$TMP/v.port" ] && break
-                kill -0 $VPID 2>/dev/null || break
-                sleep 0.05
-        done
-        PORT=$(cat "$TMP/v.port" 2>/dev/null)
-        URL=https://localhost:$PORT
-        CA=$TMP/v/ca.pem
-        ADMIN=$(cat "$TMP/v/admin.token" 2>/dev/null)
-}
-
-stop_verifier() {
-        if [ -n "$VPID" ]; then
-                kill "$VPID" 2>/dev/null
-                wait "$VPID"
-                VRC=$?
-                VPID=
-        fi
-}
 
 cleanup() {
         [ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null
