@@ -231,7 +231,7 @@ demo: deps
 	$(MAKE) all $(TOOL_BINS)
 	@DW_BUILD=$(CURDIR)/$(BUILD) bash tests/demo.sh
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@DW_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 
 format:

@@ -4,11 +4,20 @@
  *   ebpf-exec-loop run N FILE               N times fork + exec FILE + wait; prints the wall time
  *   ebpf-exec-loop latency N DIR LOG        N times: a new unknown executable in DIR, executed; the time until
  *                                           its drift_exec alert is in LOG (the monitor's stderr); percentiles
- *   ebpf-exec-loop storm N FILE             N chmods of FILE as fast as one thread can; prints the rate */
+ *   ebpf-exec-loop storm N FILE             N chmods of FILE as fast as one thread can; prints the rate
+ *   ebpf-exec-loop verdict N SETTLE_MS DIR GATEWAY RESET MEASURE...
+ *                                           N times: a new unknown executable in DIR, measured (MEASURE... PATH:
+ *                                           the IMA simulator standing in for the kernel's measurement) and
+ *                                           executed; the time until the verifier's event stream (Server-Sent
+ *                                           Events, read on stdin) says GATEWAY turned untrusted naming it; then
+ *                                           RESET (a shell command: acknowledge + challenge), the stream's trusted,
+ *                                           SETTLE_MS of quiet; percentiles */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +166,225 @@ static int latency(unsigned n, const char *dir, const char *log_path)
         return 0;
 }
 
+/* ---- exec -> verifier verdict ---------------------------------------------------------------------------------- */
+
+/* The verifier's event stream on a descriptor, read as it arrives: each read is stamped, so an event's time is the
+ * time its last byte was read (no polling interval). */
+struct sse {
+        int fd;
+        char *buf;
+        size_t len, cap;
+        uint64_t stamp; /* when buf's last byte was read */
+        char last_verdict[1024];
+};
+
+/* Reads what is there, waiting at most until the deadline. 0, -ETIMEDOUT, -EPIPE (the stream ended). */
+static int sse_read(struct sse *s, uint64_t deadline)
+{
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        uint64_t t = now_ns();
+        ssize_t k;
+        int r;
+
+        if (t >= deadline)
+                return -ETIMEDOUT;
+        r = poll(&p, 1, (int)((deadline - t) / 1000000u) + 1);
+        if (r < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (r == 0)
+                return now_ns() >= deadline ? -ETIMEDOUT : 0;
+        if (s->cap - s->len < 65536 + 1) {
+                size_t cap = (s->len + 65536 + 1) * 2;
+                char *b = realloc(s->buf, cap);
+
+                if (!b)
+                        return -ENOMEM;
+                s->buf = b;
+                s->cap = cap;
+        }
+        k = read(s->fd, s->buf + s->len, 65536);
+        s->stamp = now_ns();
+        if (k < 0)
+                return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+        if (k == 0)
+                return -EPIPE;
+        s->len += (size_t)k;
+        s->buf[s->len] = '\0';
+        return 0;
+}
+
+/* Waits for an `event: verdict` whose data holds every needle; events before it are consumed. 0 with *at the time
+ * it arrived, or -ETIMEDOUT / -EPIPE. */
+static int sse_wait_verdict(struct sse *s, const char *const *needles, size_t n_needles, uint64_t timeout_ns,
+                            uint64_t *at)
+{
+        uint64_t deadline = now_ns() + timeout_ns;
+        int r;
+
+        for (;;) {
+                char *end;
+
+                while (s->buf && (end = strstr(s->buf, "\n\n"))) {
+                        const char *data;
+                        bool match = false;
+
+                        *end = '\0';
+                        data = strstr(s->buf, "\ndata: ");
+                        if (data &&
+                            (strncmp(s->buf, "event: verdict\n", 15) == 0 || strstr(s->buf, "\nevent: verdict\n"))) {
+                                match = true;
+                                for (size_t i = 0; i < n_needles; i++)
+                                        if (!strstr(data, needles[i]))
+                                                match = false;
+                                snprintf(s->last_verdict, sizeof(s->last_verdict), "%s", data + 7);
+                        }
+                        s->len -= (size_t)(end + 2 - s->buf);
+                        memmove(s->buf, end + 2, s->len + 1);
+                        if (match) {
+                                *at = s->stamp;
+                                return 0;
+                        }
+                }
+                r = sse_read(s, deadline);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* Runs argv, stdout to /dev/null; 0 when it exits 0. */
+static int run_argv(char **argv)
+{
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY);
+
+                if (fd >= 0)
+                        dup2(fd, STDOUT_FILENO);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static double pct(const uint64_t *sorted, unsigned n, unsigned p)
+{
+        return sorted[(uint64_t)n * p / 100 < n ? (uint64_t)n * p / 100 : n - 1] / 1e6;
+}
+
+static int verdict(unsigned n, unsigned settle_ms, const char *dir, const char *gateway, const char *reset, int argc,
+                   char **measure)
+{
+        _cleanup_free_ uint64_t *lat = calloc(n ?: 1, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *lat_sorted = calloc(n ?: 1, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *sim = calloc(n ?: 1, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *exe = calloc(n ?: 1, sizeof(uint64_t));
+        _cleanup_free_ uint64_t *back = calloc(n ?: 1, sizeof(uint64_t));
+        _cleanup_free_ char **argv = calloc((size_t)argc + 2, sizeof(char *));
+        char path[4096], gw_needle[256], path_needle[4200];
+        struct sse s = {.fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)};
+        const char *untrusted[] = {gw_needle, "\"verdict\":\"untrusted\"", path_needle};
+        const char *trusted[] = {gw_needle, "\"verdict\":\"trusted\""};
+        int fd, r = 1;
+
+        if (!lat || !lat_sorted || !sim || !exe || !back || !argv || s.fd < 0 || n == 0) {
+                if (s.fd >= 0)
+                        close(s.fd);
+                return 1;
+        }
+        /* The children (the simulator, the executable, RESET) do not get the stream. */
+        fd = open("/dev/null", O_RDONLY);
+        if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
+                return 1;
+        close(fd);
+        memcpy(argv, measure, (size_t)argc * sizeof(char *));
+        argv[argc] = path;
+        snprintf(gw_needle, sizeof(gw_needle), "\"gateway\":\"%s\"", gateway);
+        /* The stream is live once its first bytes (`retry:`) are here. */
+        while (s.len == 0) {
+                r = sse_read(&s, now_ns() + 10000000000u);
+                if (r < 0) {
+                        fprintf(stderr, "ebpf-exec-loop: the event stream did not open: %s\n", strerror(-r));
+                        goto out;
+                }
+        }
+        r = 1;
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t t0, tm, tx, t1, tr, tt;
+                struct timespec wall;
+                int k;
+
+                snprintf(path, sizeof(path), "%s/verdict-%u", dir, i);
+                snprintf(path_needle, sizeof(path_needle), "\"path\":\"%s\"", path);
+                if (make_unknown(path, 0x56000000u + i) < 0) {
+                        fprintf(stderr, "ebpf-exec-loop: cannot write %s\n", path);
+                        goto out;
+                }
+                clock_gettime(CLOCK_REALTIME, &wall);
+                t0 = now_ns();
+                if (run_argv(argv) < 0) { /* the kernel's measurement: an entry in the IMA log, PCR 10 extended */
+                        fprintf(stderr, "ebpf-exec-loop: %s ... %s failed\n", argv[0], path);
+                        goto out;
+                }
+                tm = now_ns();
+                if (run_one(path) < 0) {
+                        fprintf(stderr, "ebpf-exec-loop: %s failed\n", path);
+                        goto out;
+                }
+                tx = now_ns();
+                k = sse_wait_verdict(&s, untrusted, ELEMENTSOF(untrusted), 10000000000u, &t1);
+                if (k < 0) {
+                        fprintf(stderr, "ebpf-exec-loop: no untrusted verdict naming %s (%s); last verdict event: %s\n",
+                                path, strerror(-k), s.last_verdict[0] ? s.last_verdict : "none");
+                        goto out;
+                }
+                lat[i] = t1 - t0;
+                sim[i] = tm - t0;
+                exe[i] = tx - tm;
+                unlink(path);
+                tr = now_ns();
+                if (system(reset) != 0) {
+                        fprintf(stderr, "ebpf-exec-loop: %s failed\n", reset);
+                        goto out;
+                }
+                k = sse_wait_verdict(&s, trusted, ELEMENTSOF(trusted), 10000000000u, &tt);
+                if (k < 0) {
+                        fprintf(stderr, "ebpf-exec-loop: not trusted again after %s (%s); last verdict event: %s\n",
+                                reset, strerror(-k), s.last_verdict[0] ? s.last_verdict : "none");
+                        goto out;
+                }
+                back[i] = tt - tr;
+                fprintf(stderr,
+                        "%u: %.2f ms (measure %.2f, exec %.2f; started at %lld.%06ld); trusted again %.2f ms later\n",
+                        i, lat[i] / 1e6, sim[i] / 1e6, exe[i] / 1e6, (long long)wall.tv_sec, wall.tv_nsec / 1000,
+                        back[i] / 1e6);
+                usleep(settle_ms * 1000u);
+        }
+        memcpy(lat_sorted, lat, n * sizeof(*lat));
+        qsort(lat_sorted, n, sizeof(*lat), cmp_u64);
+        qsort(sim, n, sizeof(*sim), cmp_u64);
+        qsort(exe, n, sizeof(*exe), cmp_u64);
+        qsort(back, n, sizeof(*back), cmp_u64);
+        printf("exec -> verifier verdict untrusted, %u unknown executables: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, "
+               "max %.2f ms\n",
+               n, pct(lat_sorted, n, 50), pct(lat_sorted, n, 90), pct(lat_sorted, n, 99), lat_sorted[n - 1] / 1e6);
+        printf("  of which the simulated measurement (IMA simulator: process, TCTI connect, hash, PCR 10 extends): "
+               "p50 %.2f ms, max %.2f ms; the exec itself: p50 %.2f ms\n",
+               pct(sim, n, 50), sim[n - 1] / 1e6, pct(exe, n, 50));
+        printf("  acknowledge + challenge -> trusted again: p50 %.2f ms, max %.2f ms\n", pct(back, n, 50),
+               back[n - 1] / 1e6);
+        r = 0;
+out:
+        free(s.buf);
+        close(s.fd);
+        return r;
+}
+
 static int storm(unsigned n, const char *file)
 {
         uint64_t t0 = now_ns(), t;
@@ -179,6 +407,10 @@ int main(int argc, char **argv)
                 return latency((unsigned)strtoul(argv[2], NULL, 10), argv[3], argv[4]);
         if (argc == 4 && strcmp(argv[1], "storm") == 0)
                 return storm((unsigned)strtoul(argv[2], NULL, 10), argv[3]);
-        fprintf(stderr, "usage: ebpf-exec-loop run N FILE | latency N DIR LOG | storm N FILE\n");
+        if (argc >= 8 && strcmp(argv[1], "verdict") == 0)
+                return verdict((unsigned)strtoul(argv[2], NULL, 10), (unsigned)strtoul(argv[3], NULL, 10), argv[4],
+                               argv[5], argv[6], argc - 7, argv + 7);
+        fprintf(stderr, "usage: ebpf-exec-loop run N FILE | latency N DIR LOG | storm N FILE\n"
+                        "       ebpf-exec-loop verdict N SETTLE_MS DIR GATEWAY RESET MEASURE... <STREAM\n");
         return 2;
 }

@@ -66,6 +66,13 @@ time_loop "driftwatch tpm quote" "$build/driftwatch" tpm quote --tcti "$SWTPM_TC
 time_loop "tpm2_quote          " tpm2_quote -T "$SWTPM_TCTI" -c 0x81010002 -l sha256:0,1,2,3,4,5,6,7,10 \
         -q $nonce -m "$tmp/t.attest" -s "$tmp/t.sig" -o "$tmp/t.pcrs"
 
+echo "== eBPF: exec of an unknown file -> the verifier's verdict untrusted naming it (swtpm, verifier, monitor; root)"
+if [ "$(id -u)" = 0 ]; then
+        DW_BUILD="$build" bash bench/ebpf-verdict.sh 100
+else
+        echo "skipped: needs root (BPF)"
+fi
+
 echo "== driftwatch-monitor: CPU and memory idle and at 1,000 IMA entries/s; signed events/s end to end"
 DW_BUILD="$build" bash bench/monitor.sh 15
 

@@ -51,7 +51,7 @@ swtpm_stop() {
         if [ -n "${SWTPM_PID:-}" ]; then
                 kill "$SWTPM_PID" 2>/dev/null
                 for _ in $(seq 50); do kill -0 "$SWTPM_PID" 2>/dev/null || break; sleep 0.02; done
-                kill -9 "$SWTPM_PID" 2>/dev/null
+                kill -9 "$SWTPM_PID" 2>/dev/null || true # gone already: fine (callers may run under set -e)
                 SWTPM_PID=
         fi
 }
