@@ -502,9 +502,17 @@ static void exec_judge(struct mon_drift *d, const struct drift_waiter *w, int er
         if (!d->policy)
                 return;
         if (error < 0) {
+                char why[200];
+
+                /* Under the shipped unit, /tmp, /var/tmp, /home and /root are the monitor's own (PrivateTmp=,
+                 * ProtectHome=): a file executed there is not where the monitor looks. */
+                snprintf(why, sizeof(why), "%s%s", strerror(-error),
+                         error == -ENOENT || error == -EACCES
+                                 ? " (it may be hidden from the monitor by its unit's PrivateTmp= or ProtectHome=: "
+                                   "docs/monitor.md, \"What it cannot see\")"
+                                 : "");
                 exec_alert(d, w, "unverified", "",
-                           error == -ESTALE ? "the file changed or was gone before it could be hashed"
-                                            : strerror(-error));
+                           error == -ESTALE ? "the file changed or was gone before it could be hashed" : why);
                 return;
         }
         f = (struct dw_policy_file){
