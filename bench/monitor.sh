@@ -5,7 +5,7 @@
 # then signed runtime events per second end to end (bench/event-pipeline: recorder → TPM2_Sign → spool → NV extend
 # → POST → the verifier verifies and stores each event).
 #
-#   DW_BUILD=build bash bench/monitor.sh [SECONDS]
+#   DW_BUILD=build [DW_DRIFT=no] bash bench/monitor.sh [SECONDS]     (DW_DRIFT=no: eBPF drift detection off)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${DW_BUILD:-$SRC/build}
@@ -62,6 +62,8 @@ TCTI=$T
 [IMA]
 Log=$TMP/ima.bin
 BootLog=$SRC/tests/data/round/bios.log
+[Drift]
+Enable=${DW_DRIFT:-yes}
 EOF
 "$BUILD/driftwatch-monitor" --config "$TMP/monitor.conf" 2>"$TMP/m.log" &
 MPID=$!
@@ -77,13 +79,21 @@ ticks() { # utime + stime (builtins only: an awk here would be an execution the 
         echo $((f[13] + f[14]))
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status"; }
+# Beside RSS: the peak RSS so far (VmHWM), PSS (shared pages divided among the processes mapping them), the private pages (what only the monitor
+# holds: its heap, stacks, ring buffer, and library pages no other process maps) and the anonymous memory.
+mem_detail() {
+        awk '/^VmHWM:/ {printf "peak %.1f MiB, ", $2 / 1024}' "/proc/$MPID/status"
+        awk '/^Pss:/ {pss = $2} /^Private_(Clean|Dirty):/ {priv += $2} /^Anonymous:/ {anon = $2}
+             END { printf "PSS %.1f MiB, private %.1f MiB, anonymous %.1f MiB", pss / 1024, priv / 1024, anon / 1024 }' \
+                "/proc/$MPID/smaps_rollup"
+}
 hz=$(getconf CLK_TCK)
 
 measure() { # LABEL: CPU over $SECS seconds and RSS at the end (the caller runs the load meanwhile)
         local t0=$1 label=$2 t1
         t1=$(ticks)
-        awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$SECS" -v rss="$(rss_kib)" -v l="$label" \
-                'BEGIN { printf "%s: %.2f%% of a core, RSS %.1f MiB\n", l, (b - a) * 100 / hz / s, rss / 1024 }'
+        awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$SECS" -v rss="$(rss_kib)" -v l="$label" -v d="$(mem_detail)" \
+                'BEGIN { printf "%s: %.2f%% of a core, RSS %.1f MiB (%s)\n", l, (b - a) * 100 / hz / s, rss / 1024, d }'
 }
 
 nap 2

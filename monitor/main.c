@@ -1328,6 +1328,13 @@ int main(int argc, char **argv)
         int r;
 
         pthread_mutex_init(&m.tpm.mutex, NULL);
+        /* The worker threads (hashing, uplink, challenge poller) mostly wait: one malloc arena for all of them
+         * rather than one each, which would keep its own free memory resident. */
+        (void)mallopt(M_ARENA_MAX, 1);
+        /* A round's request holds the IMA entries since the last one (megabytes on a busy gateway). glibc would raise
+         * its mmap threshold after the first such buffer is freed and serve the next ones from the heap, which then
+         * stays at the largest round's size: a fixed threshold gives every large buffer back when it is freed. */
+        (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         /* tpm2-tss logs expected failures (the platform hierarchy refused before the owner fallback) as errors;
          * ours carry the decoded TPM error where it matters. TSS2_LOG set by the user wins. */
         setenv("TSS2_LOG", "all+none", 0);
