@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,12 +10,21 @@
 
 int dw_read_full_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size)
 {
+        return dw_read_file_from(path, 0, max_size, ret_data, ret_size);
+}
+
+int dw_read_file_from(const char *path, uint64_t offset, size_t max_size, uint8_t **ret_data, size_t *ret_size)
+{
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ uint8_t *buf = NULL;
         size_t size = 0, allocated = 0;
 
+        if (offset > INT64_MAX)
+                return -EINVAL;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
+                return -errno;
+        if (offset > 0 && lseek(fd, (off_t)offset, SEEK_SET) < 0)
                 return -errno;
 
         /* securityfs files report st_size 0, so grow as we read rather than trusting stat(). */

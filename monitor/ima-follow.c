@@ -8,6 +8,7 @@
 
 #include "ima-follow.h"
 #include "ima-replay.h"
+#include "ima-slice.h"
 
 struct mon_ima_point {
         uint8_t sha1[20];
@@ -37,7 +38,8 @@ struct mon_ima_follow {
         struct mon_ima_digest *digests; /* open addressing, n_digests_cap a power of two */
         size_t n_digests, digests_cap;
         unsigned digest_algs;
-        int failed; /* a sticky error: the log is not trustworthy past this point */
+        struct mon_ima_offsets *offsets; /* NULL, or where to note entry offsets for rounds */
+        int failed;                      /* a sticky error: the log is not trustworthy past this point */
         struct dw_error failed_err;
         struct mon_ima_point history[MON_IMA_HISTORY]; /* history[i % N]: the PCRs after entry i */
 };
@@ -123,6 +125,11 @@ static int digest_add(struct mon_ima_follow *f, enum dw_hash_alg alg, const uint
                 f->n_digests++;
         f->digest_algs |= 1u << alg;
         return 0;
+}
+
+void mon_ima_follow_set_offsets(struct mon_ima_follow *f, struct mon_ima_offsets *o)
+{
+        f->offsets = o;
 }
 
 int mon_ima_follow_track_digests(struct mon_ima_follow *f)
@@ -267,6 +274,8 @@ static int follow_parse(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *use
                         break;
                 }
                 history_record(f, e.index);
+                if (f->offsets && e.index % MON_IMA_OFFSET_EVERY == 0)
+                        (void)mon_ima_offsets_note(f->offsets, e.index, base + e.offset); /* a hint: rounds cope */
                 if (f->track) {
                         const uint8_t *digest = NULL;
                         enum dw_hash_alg alg;
@@ -335,6 +344,8 @@ int mon_ima_follow_poll(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *use
                 f->offset += (uint64_t)n;
                 r = follow_parse(f, fn, userdata, &n_new, err);
         }
+        if (f->offsets)
+                mon_ima_offsets_seen(f->offsets, f->replay.next_index);
         if (r < 0 && r != -ENOMEM && r != -EINTR) {
                 /* The log cannot be trusted past this entry; a callback's error is the caller's business. */
                 if (r == -EBADMSG || r == -ESTALE || r == -E2BIG || r == -EOPNOTSUPP || r == -EINVAL) {

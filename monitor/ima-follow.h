@@ -44,6 +44,11 @@ static inline void mon_ima_follow_freep(struct mon_ima_follow **f)
  * entries before a bad one are replayed and were handed to fn). */
 int mon_ima_follow_poll(struct mon_ima_follow *f, mon_ima_entry_fn fn, void *userdata, struct dw_error *err);
 
+/* From now on (call it before the first poll), note in o where every MON_IMA_OFFSET_EVERY-th entry starts, for
+ * rounds to read the log from there (ima-slice.h). o must outlive f. */
+struct mon_ima_offsets;
+void mon_ima_follow_set_offsets(struct mon_ima_follow *f, struct mon_ima_offsets *o);
+
 /* From now on, remember the file digest of every entry read (call it before the first poll to have them all): for
  * mon_ima_follow_has_digest(). Violations (all-zero digests) are not remembered. -ENOMEM. */
 int mon_ima_follow_track_digests(struct mon_ima_follow *f);

@@ -29,6 +29,7 @@
 #include "fsutil.h"
 #include "hex.h"
 #include "ima-follow.h"
+#include "ima-slice.h"
 #include "ima-policy-rules.h"
 #include "recorder.h"
 #include "runtime-policy.h"
@@ -59,6 +60,7 @@ struct monitor {
         struct mon_spool *spool;
         struct mon_recorder *recorder;
         struct mon_ima_follow *ima;
+        struct mon_ima_offsets *ima_offsets; /* where the follower saw entries start: rounds read from there */
         struct dw_runtime_policy *policy;
         struct mon_uplink *uplink;
         struct mon_drift *drift;
@@ -801,6 +803,7 @@ static int uplink_start(struct monitor *m)
                            .ak_handle = m->cfg.ak_handle,
                            .event_key_handle = m->cfg.event_key_handle},
                 .ima_log = m->cfg.ima_log,
+                .ima_offsets = m->ima_offsets,
                 .ima_log_alg = m->cfg.ima_log_alg,
                 .boot_log = m->cfg.boot_log,
                 .ak_handle = m->cfg.ak_handle,
@@ -1201,6 +1204,7 @@ static void monitor_done(struct monitor *m)
                 mon_spool_close(m->spool);
         if (m->ima)
                 mon_ima_follow_free(m->ima);
+        mon_ima_offsets_free(m->ima_offsets);
         if (m->policy)
                 dw_runtime_policy_free(m->policy);
         dw_ima_policy_free(m->ima_policy);
@@ -1252,7 +1256,11 @@ static int run(struct monitor *m)
                 r = storage_open(m);
         if (r < 0)
                 return r;
-        r = mon_ima_follow_new(m->cfg.ima_log, m->cfg.ima_log_alg, &m->ima);
+        r = mon_ima_offsets_new(&m->ima_offsets);
+        if (r >= 0)
+                r = mon_ima_follow_new(m->cfg.ima_log, m->cfg.ima_log_alg, &m->ima);
+        if (r >= 0)
+                mon_ima_follow_set_offsets(m->ima, m->ima_offsets);
         if (r >= 0 && m->cfg.ima_policy && strcmp(m->cfg.ima_policy, "no") != 0 && m->cfg.drift_enable)
                 r = mon_ima_follow_track_digests(m->ima); /* for the IMA cross-check: from the first entry on */
         if (r < 0)

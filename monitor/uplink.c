@@ -238,6 +238,7 @@ static int round_once(struct mon_uplink *u, struct mon_vclient *c, struct dw_err
         struct mon_round_evidence ev = {
                 .ak_handle = u->o.ak_handle,
                 .ima_log_path = u->ima_log,
+                .ima_offsets = u->o.ima_offsets,
                 .boot_log_path = u->boot_log,
                 .capabilities_json = u->capabilities,
                 .ima_log_alg = u->o.ima_log_alg,

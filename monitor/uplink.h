@@ -35,6 +35,7 @@ struct mon_uplink_options {
         struct mon_vclient_options client;
         struct mon_enroll_options enroll;
         const char *ima_log;
+        struct mon_ima_offsets *ima_offsets; /* NULL, or where the follower saw entries start (outlives the uplink) */
         enum dw_hash_alg ima_log_alg;
         const char *boot_log; /* NULL or "": none */
         uint32_t ak_handle, nv_index;

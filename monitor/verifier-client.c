@@ -26,6 +26,7 @@
 #include "hex.h"
 #include "https-client.h"
 #include "ima-log.h"
+#include "ima-slice.h"
 #include "tpm-credential.h"
 #include "tpm-marshal.h"
 #include "verifier-client.h"
@@ -85,11 +86,6 @@ static void unlink_freep(char **p)
                 (void)unlink(*p);
                 free(*p);
         }
-}
-
-static void ima_parser_donep(struct dw_ima_parser *p)
-{
-        dw_ima_parser_done(p);
 }
 
 /* A TPM step failed: -EIO (-ENOMEM stays), err naming the step, then the TPM core's message (the decoded TPM
@@ -992,53 +988,6 @@ static int quote_json(struct dw_tpm *t, uint32_t ak_handle, const struct mon_rou
         return 0;
 }
 
-/* Where the entries to send are in a binary IMA log (log_first: the index of its first entry). */
-struct ima_slice {
-        size_t offset, size;
-        uint64_t first, count;
-};
-
-static int ima_slice_find(const uint8_t *log, size_t size, uint64_t log_first, enum dw_hash_alg alg, uint64_t from,
-                          struct ima_slice *ret, struct dw_error *err)
-{
-        _cleanup_(ima_parser_donep) struct dw_ima_parser p = {};
-        size_t start = SIZE_MAX, end;
-        uint64_t total;
-        int r;
-
-        dw_ima_parser_init(&p, DW_IMA_FORMAT_BINARY, alg, log, size);
-        dw_ima_parser_set_index(&p, log_first);
-        for (;;) {
-                struct dw_ima_entry e;
-                struct dw_error perr = {};
-                size_t pos = p.pos;
-
-                r = dw_ima_parser_next(&p, &e, &perr);
-                if (r == 0 || r == -EAGAIN) /* the end, or a cut last entry: it goes next round */
-                        break;
-                if (r < 0)
-                        return dw_error_set(err, r, perr.index, perr.offset, "IMA log: entry %llu at offset %zu: %s",
-                                            (unsigned long long)perr.index, perr.offset, perr.msg);
-                if (e.index == from)
-                        start = pos;
-        }
-        end = p.pos;
-        total = p.index;
-        if (total < from) { /* fewer entries than the verifier verified: a new boot, its log from entry 0 */
-                if (log_first != 0)
-                        return dw_error_set(err, ERANGE, 0, 0, "IMA log: a new boot's is sent from entry 0, not %llu",
-                                            (unsigned long long)log_first);
-                from = 0;
-                start = 0;
-        } else if (from < log_first)
-                return dw_error_set(err, ERANGE, 0, 0, "IMA log: the verifier asks from entry %llu, not %llu",
-                                    (unsigned long long)from, (unsigned long long)log_first);
-        else if (from == total)
-                start = end; /* nothing new */
-        *ret = (struct ima_slice){.offset = start, .size = end - start, .first = from, .count = total - from};
-        return 0;
-}
-
 /* {"first_index", "digest_alg", "entries"}: the complete entries from req->ima_from on (from 0 after a reboot). */
 static int ima_json(const struct mon_round_request *req, const struct mon_round_evidence *ev,
                     struct mon_round_sent *sent, json_t **ret, struct dw_error *err)
@@ -1046,21 +995,18 @@ static int ima_json(const struct mon_round_request *req, const struct mon_round_
         _cleanup_free_ uint8_t *file = NULL;
         _cleanup_(json_decrefp) json_t *j = json_object();
         const uint8_t *log = ev->ima_log;
-        size_t size = ev->ima_log_size;
-        uint64_t first = ev->ima_log_first;
-        struct ima_slice s = {};
+        struct mon_ima_slice s = {};
         int r;
 
         if (!j)
                 return oom(err);
         if (ev->ima_log_path) {
-                r = log_read(ev->ima_log_path, IMA_LOG_MAX, &file, &size, err);
-                if (r < 0)
-                        return r;
+                r = mon_ima_slice_read(ev->ima_log_path, ev->ima_offsets, ev->ima_log_alg, IMA_LOG_MAX, req->ima_from,
+                                       &file, &s, err);
                 log = file;
-                first = 0;
-        }
-        r = ima_slice_find(log, size, first, ev->ima_log_alg, req->ima_from, &s, err);
+        } else
+                r = mon_ima_slice_find(log, ev->ima_log_size, ev->ima_log_first, ev->ima_log_alg, req->ima_from, &s,
+                                       err);
         if (r < 0)
                 return r;
         if (json_object_set_new(j, "first_index", json_integer((json_int_t)s.first)) < 0 ||

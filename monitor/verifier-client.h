@@ -106,9 +106,13 @@ int mon_round_request_from_json(const json_t *answer, struct mon_round_request *
 /* The evidence of a round. The logs must be read after the quote (else entries measured in between are quoted but
  * not sent: ima_log_mismatch): give their paths, and the client reads them after quoting; or give buffers the
  * caller read, accepting that race. */
+struct mon_ima_offsets;
+
 struct mon_round_evidence {
         uint32_t ak_handle;
-        const char *ima_log_path;  /* read whole after the quote; when set, ima_log and ima_log_first are ignored */
+        const char *ima_log_path;            /* read after the quote; when set, ima_log and ima_log_first are ignored */
+        struct mon_ima_offsets *ima_offsets; /* NULL, or where the follower saw entries start in ima_log_path: the
+                                              * log is read from the nearest before ima_from rather than whole */
         const char *boot_log_path; /* read after the quote when it is to be sent; when set, boot_log is ignored */
         const uint8_t *ima_log;    /* the binary IMA log as read (whole, or from some entry on, see ima_log_first) */
         size_t ima_log_size;
