@@ -167,6 +167,8 @@ static int slice_read(const char *path, uint64_t offset, uint64_t first, enum dw
         r = mon_ima_slice_find(data, size, first, alg, from, &s, err);
         if (r < 0)
                 return r;
+        s.read_from = offset;
+        s.read_size = size;
         *ret_data = TAKE_PTR(data);
         *ret = s;
         return 0;

@@ -46,6 +46,8 @@ int mon_ima_offsets_find(struct mon_ima_offsets *o, uint64_t from, uint64_t *ret
 struct mon_ima_slice {
         size_t offset, size;
         uint64_t first, count;
+        uint64_t read_from; /* mon_ima_slice_read: the byte of the file the buffer starts at */
+        size_t read_size;   /* ... and its size */
 };
 
 /* The complete entries of log from index from on (a cut last entry is left for the next round). When the log has

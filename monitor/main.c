@@ -505,9 +505,11 @@ static void round_answer(struct monitor *m, struct mon_uplink_result *res)
                 _cleanup_free_ char *evidence =
                         json_dumps(json_object_get(json_object_get(res->answer, "report"), "evidence"), JSON_COMPACT);
 
-                log_at(LOG_DEBUG, "round: %s, %" PRIu64 " IMA entries sent from %" PRIu64 "%s; evidence %s", verdict,
-                       res->sent.ima_entries, res->sent.ima_first_index, res->sent.boot_log ? ", boot log" : "",
-                       evidence ?: "{}");
+                log_at(LOG_DEBUG,
+                       "round: %s, %" PRIu64 " IMA entries sent from %" PRIu64 " (log read from byte %" PRIu64
+                       ", %zu bytes)%s; evidence %s",
+                       verdict, res->sent.ima_entries, res->sent.ima_first_index, res->sent.ima_read_from,
+                       res->sent.ima_read_size, res->sent.boot_log ? ", boot log" : "", evidence ?: "{}");
         }
 }
 

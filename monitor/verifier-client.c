@@ -1015,6 +1015,8 @@ static int ima_json(const struct mon_round_request *req, const struct mon_round_
                 return dw_error_set(err, ENOMEM, 0, 0, "cannot build the IMA member");
         sent->ima_first_index = s.first;
         sent->ima_entries = s.count;
+        sent->ima_read_from = s.read_from;
+        sent->ima_read_size = ev->ima_log_path ? s.read_size : ev->ima_log_size;
         *ret = TAKE_PTR(j);
         return 0;
 }

@@ -132,6 +132,8 @@ struct mon_round_evidence {
 /* What was sent and what the TPM quoted (for the monitor's own cross-check of PCR 10). */
 struct mon_round_sent {
         uint64_t ima_first_index, ima_entries;
+        uint64_t ima_read_from; /* the byte of ima_log_path the read started at (0: the whole log was read) */
+        size_t ima_read_size;   /* bytes read */
         bool boot_log;
         struct dw_tpm_pcrs pcrs; /* the quoted PCR values */
 };

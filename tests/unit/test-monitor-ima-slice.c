@@ -146,8 +146,12 @@ START_TEST(test_same_slice_for_every_from)
                         ck_assert_uint_eq(sa.count, N_ENTRIES - from);
                         /* Read from the noted entry, not from the start: the slice begins within the entries after
                          * the noted one. */
-                        if (from >= MON_IMA_OFFSET_EVERY)
-                                ck_assert_uint_lt(sa.offset, sb.offset);
+                        if (from >= MON_IMA_OFFSET_EVERY) {
+                                ck_assert_uint_gt(sa.read_from, 0);
+                                ck_assert_uint_eq(sa.read_from + sa.offset, sb.offset);
+                                ck_assert_uint_lt(sa.read_size, sb.read_size);
+                        }
+                        ck_assert_uint_eq(sb.read_from, 0);
                 } else { /* more than the log has: a new boot, all of it */
                         ck_assert_uint_eq(sa.first, 0);
                         ck_assert_uint_eq(sa.count, N_ENTRIES);
