@@ -255,6 +255,19 @@ rounds_at_least() { local r; r=$(gw_field .rounds); [ -n "$r" ] && [ "$r" -ge "$
 # A round was judged with the gateway's ima_next_index at N or beyond.
 covers() { local n; n=$(gw_field .ima_next_index); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
 guest_mlog() { kern_guest "$1" 'cat /run/dw/m.log' 30 && cp "$KERN_WORK/out.$1" "$KERN_WORK/m.log"; }
+# Fetches the monitor's log (guest command N) until every PATTERN (grep -E) is in it, or SECS pass.
+wait_mlog() {
+        local n=$1 end=$(($(date +%s) + $2)) p missing
+        shift 2
+        while :; do
+                guest_mlog "$n"
+                missing=0
+                for p in "$@"; do grep -Eq "$p" "$KERN_WORK/m.log" || missing=1; done
+                [ "$missing" = 0 ] && return 0
+                [ "$(date +%s)" -lt "$end" ] || return 1
+                sleep 1
+        done
+}
 # The first verdict (enrollment, then the first round), whatever it is.
 wait_until 120 rounds_at_least 1
 assert_eq "the gateway enrolls (EK certificate from swtpm's CA, AK activation) and its first round is trusted" \
@@ -294,13 +307,7 @@ assert_eq "... within one round ($t_untrusted s; rounds $rounds0 → $rounds1, t
 assert_eq "... naming that path, its digest and the rule" \
         "/opt/drift/unknown-tool sha256:$unknown_digest not_in_allowlist" \
         "$(gw | jq -r '[.last_verdict.reasons[] | select(.kind == "runtime_policy")][0] | "\(.path) \(.digest) \(.rule)"')"
-end=$(($(date +%s) + 15))
-while :; do
-        guest_mlog 6
-        grep -q 'ALERT verdict_changed .*untrusted' "$KERN_WORK/m.log" && break
-        [ "$(date +%s)" -lt "$end" ] || break
-        sleep 1
-done
+wait_mlog 6 15 'ALERT verdict_changed .*untrusted'
 assert_grep "the monitor's alert in the guest names it (path, digest, rule)" \
         "ALERT ima_policy_violation \[72c69cc8e3944a51a062d9e23cb6da45\]: .*path=/opt/drift/unknown-tool digest=sha256:$unknown_digest rule=not_in_allowlist" \
         "$KERN_WORK/m.log"
@@ -317,13 +324,7 @@ grep -c . /sys/kernel/security/ima/ascii_runtime_measurements
 grep -c /var/lib/dw-many/ /sys/kernel/security/ima/ascii_runtime_measurements'
 assert_eq "300 more entries in the guest's IMA list" 300 "$(tail -1 "$KERN_WORK/out.17")"
 burst_end=$(tail -2 "$KERN_WORK/out.17" | head -1)
-end=$(($(date +%s) + 30))
-while :; do
-        guest_mlog 18
-        grep -Eq 'round: .* IMA entries sent from [1-9][0-9]* \(log read from byte [1-9][0-9]*,' "$KERN_WORK/m.log" && break
-        [ "$(date +%s)" -lt "$end" ] || break
-        sleep 1
-done
+wait_mlog 18 30 'round: .* IMA entries sent from [1-9][0-9]* \(log read from byte [1-9][0-9]*,'
 assert_grep "a round reads the kernel's list from a noted entry's offset, not from the start" \
         "round: .* IMA entries sent from [1-9][0-9]* \(log read from byte [1-9][0-9]*, [0-9]+ bytes\)" "$KERN_WORK/m.log"
 burst_done() { local v; v=$(gw_field .ima_next_index); [ "${v:-0}" -ge "$burst_end" ]; }
@@ -366,14 +367,7 @@ assert_grep "... and the monitor alerts on it" "ALERT ima_policy_violation .*pat
 if [ "$HAVE_BPF" = 1 ]; then
         kern_guest 11 'echo tampered >>/etc/gateway/app.conf && insmod /usr/lib/driftwatch-test/crc7.ko && echo loaded'
         assert_grep "a write to a protected file and a module load in the guest" "^loaded" "$KERN_WORK/out.11"
-        end=$(($(date +%s) + 20))
-        while :; do
-                guest_mlog 12
-                grep -q 'ALERT drift_tamper .*path=/etc/gateway/app.conf' "$KERN_WORK/m.log" &&
-                        grep -q 'ALERT drift_kernel .*module_load' "$KERN_WORK/m.log" && break
-                [ "$(date +%s)" -lt "$end" ] || break
-                sleep 1
-        done
+        wait_mlog 12 20 'ALERT drift_tamper .*path=/etc/gateway/app.conf' 'ALERT drift_kernel .*module_load'
         assert_grep "eBPF: the BPF LSM tier caught the write to the protected file" \
                 "ALERT drift_tamper .*path=/etc/gateway/app.conf .*tier=lsm" "$KERN_WORK/m.log"
         assert_grep "... and the module load" \
@@ -400,13 +394,7 @@ grep -c unmeasured-tool /sys/kernel/security/ima/ascii_runtime_measurements'
                 "$KERN_WORK/out.15"
         assert_eq "... and the new binary run after it is not in the IMA log" 0 "$(tail -1 "$KERN_WORK/out.15")"
         unmeasured_digest=$(grep unmeasured-tool "$KERN_WORK/out.15" | awk '{print $1}')
-        end=$(($(date +%s) + 20))
-        while :; do
-                guest_mlog 16
-                grep -q 'ALERT ima_unmeasured_exec .*path=/opt/drift/unmeasured-tool' "$KERN_WORK/m.log" && break
-                [ "$(date +%s)" -lt "$end" ] || break
-                sleep 1
-        done
+        wait_mlog 16 20 'ALERT ima_unmeasured_exec .*path=/opt/drift/unmeasured-tool'
         assert_grep "the policy write itself is drift (drift_kernel, ima_policy_write)" \
                 "ALERT drift_kernel .*rule=ima_policy_write .*tier=lsm" "$KERN_WORK/m.log"
         assert_grep "the execution IMA no longer measures: ima_unmeasured_exec, naming the file, its digest and the rule" \
