@@ -54,6 +54,22 @@ json_get() {
 }
 
 # ---- a driftwatch-verifier for the test ------------------------------------------------------------------------------
+# require_tools TOOL...: 0 when every one is installed, else a failure naming the first that is not (1).
+require_tools() {
+        local t
+        for t in "$@"; do
+                command -v "$t" >/dev/null || { fail "$t is not installed (make deps)"; return 1; }
+        done
+}
+
+# require_built PROGRAM...: the same for the project's programs.
+require_built() {
+        local b
+        for b in "$@"; do
+                [ -x "$b" ] || { fail "$b is not built"; return 1; }
+        done
+}
+
 # start_verifier [ARGS...]: $VERIFIER on loopback with its state in $TMP/v, the EK CAs of $TMP/ekca.pem and its stderr
 # appended to $TMP/v.log, on $PORT when set (a restart keeps its URL), else on a free port. Sets VPID, PORT, URL
 # (https://$VERIFIER_HOST:PORT; VERIFIER_HOST is 127.0.0.1 unless set), CA and ADMIN (its admin token).

@@ -25,12 +25,7 @@ skip() {
         echo "  skip $*"
 }
 
-for bin in "$VERIFIER" "$MONITOR" "$SIM" "$GC_BIN" "$HELPER"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_built "$VERIFIER" "$MONITOR" "$SIM" "$GC_BIN" "$HELPER" || exit 0
 if [ "$(id -u)" != 0 ]; then
         skip "eBPF drift detection: not root, BPF programs cannot be loaded (every test skipped)"
         exit 0

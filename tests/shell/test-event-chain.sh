@@ -15,12 +15,7 @@ GW=gw-live-01
 KEY_NONCE=6b65796e6f6e6365
 NV_NONCE=5eed0f5e1f00d5a1
 
-for tool in swtpm swtpm_setup swtpm_ioctl tpm2_nvread tpm2_startup tpm2_getcap openssl jq xxd; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup swtpm_ioctl tpm2_nvread tpm2_startup tpm2_getcap openssl jq xxd || exit 0
 if [ ! -x "$CHECK" ]; then
         fail "$CHECK is not built"
         exit 0

@@ -16,12 +16,7 @@ BOOT_LOG=$DW_SRCDIR/tests/data/round/bios.log
 VPID= MPID= PORT=
 GW=gw-mon
 
-for bin in "$VERIFIER" "$MONITOR" "$SIM" "$GC_BIN"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_built "$VERIFIER" "$MONITOR" "$SIM" "$GC_BIN" || exit 0
 
 start_monitor() {
         "$MONITOR" --config "$TMP/monitor.conf" "$@" 2>>"$TMP/m.log" &

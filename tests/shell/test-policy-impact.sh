@@ -17,21 +17,11 @@ BOOT_LOG=$REAL/binary_bios_measurements
 VPID=
 declare -A TCTI TPM_PID
 
-for tool in swtpm swtpm_setup curl openssl jq; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
-for bin in "$VERIFIER" "$GC_BIN" "$SIM"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup curl openssl jq || exit 0
+require_built "$VERIFIER" "$GC_BIN" "$SIM" || exit 0
 
 cleanup() {
-        [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
+        stop_verifier
         for id in "${!TPM_PID[@]}"; do
                 SWTPM_PID=${TPM_PID[$id]} swtpm_stop
         done
@@ -93,20 +83,11 @@ measure gwa boot-aggregate measure /bin/true measure /bin/ls
 measure gwb boot-aggregate measure /bin/true digest /usr/bin/tool "$TOOL" measure /bin/cat
 measure gwc boot-aggregate measure /bin/true digest /usr/bin/app "$APP1"
 
-"$VERIFIER" --config /dev/null --state-dir "$TMP/v" --listen 127.0.0.1 --port 0 --port-file "$TMP/v.port" \
-        --ek-ca-bundle "$TMP/ekca.pem" --set nonce_lifetime=30s --set attestation_deadline=10m 2>"$TMP/v.log" &
-VPID=$!
-for _ in $(seq 200); do
-        [ -s "$TMP/v.port" ] && break
-        kill -0 $VPID 2>/dev/null || break
-        sleep 0.05
-done
-if [ ! -s "$TMP/v.port" ]; then
+VERIFIER_HOST=localhost start_verifier --set nonce_lifetime=30s --set attestation_deadline=10m
+if [ -z "$PORT" ]; then
         fail "the verifier did not start: $(tail -3 "$TMP/v.log")"
         exit 0
 fi
-URL=https://localhost:$(cat "$TMP/v.port")
-CA=$TMP/v/ca.pem
 TOKEN=$TMP/v/admin.token
 remote=(--verifier "$URL" --ca "$CA" --token-file "$TOKEN")
 
@@ -281,8 +262,6 @@ for id in gwa gwc; do
                 "$(jq -r '"\(.verdict) \(.report.rejudge.policy)"' "$TMP/round-$id.json")"
 done
 
-kill "$VPID" 2>/dev/null
-wait "$VPID"
-assert_eq "the verifier stops cleanly" 0 $?
-VPID=
+stop_verifier
+assert_eq "the verifier stops cleanly" 0 "$VRC"
 assert_eq "... with no sanitizer report in its log" 0 "$(grep -c 'runtime error\|AddressSanitizer\|LeakSanitizer' "$TMP/v.log")"

@@ -53,12 +53,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for bin in "$VERIFIER" "$GMON" "$GCLI" "$DW"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_built "$VERIFIER" "$GMON" "$GCLI" "$DW" || exit 0
 
 # eBPF drift detection: checked when the monitor has it (`--probe`).
 HAVE_BPF=0

@@ -11,12 +11,7 @@ AK=0x81010002
 EVK=0x81010003
 NV=0x01800100
 
-for tool in swtpm swtpm_setup swtpm_ioctl tpm2_checkquote tpm2_makecredential tpm2_readpublic openssl jq; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup swtpm_ioctl tpm2_checkquote tpm2_makecredential tpm2_readpublic openssl jq || exit 0
 
 # start NAME: a fresh swtpm of its own; T is its TCTI, CA the EK certificates' CA chain.
 start() {

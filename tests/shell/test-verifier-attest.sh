@@ -16,18 +16,8 @@ SIM=$DW_BUILD/tests/tools/ima-sim
 BOOT_LOG=$REAL/binary_bios_measurements # a real firmware's (SeaBIOS) boot event log
 VPID= SSE_PID= PID_B=
 
-for tool in swtpm swtpm_setup tpm2_pcrread curl openssl jq basenc; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
-for bin in "$VERIFIER" "$GC_BIN" "$SIM"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup tpm2_pcrread curl openssl jq basenc || exit 0
+require_built "$VERIFIER" "$GC_BIN" "$SIM" || exit 0
 
 cleanup() {
         [ -n "$SSE_PID" ] && kill "$SSE_PID" 2>/dev/null

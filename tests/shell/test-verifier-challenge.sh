@@ -16,18 +16,8 @@ SIM=$DW_BUILD/tests/tools/ima-sim
 BOOT_LOG=$REAL/binary_bios_measurements
 VPID= POLL_PID=
 
-for tool in swtpm swtpm_setup curl openssl jq; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
-for bin in "$VERIFIER" "$GC_BIN" "$SIM"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup curl openssl jq || exit 0
+require_built "$VERIFIER" "$GC_BIN" "$SIM" || exit 0
 
 cleanup() {
         [ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null

@@ -9,12 +9,7 @@
 VERIFIER=${DW_VERIFIER:-$DW_BUILD/driftwatch-verifier} # the ASan+UBSan build under make check
 VPID=
 
-for tool in curl openssl jq sqlite3; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
+require_tools curl openssl jq sqlite3 || exit 0
 if [ ! -x "$VERIFIER" ]; then
         fail "$VERIFIER is not built"
         exit 0

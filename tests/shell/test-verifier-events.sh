@@ -18,18 +18,8 @@ BOOT_LOG=$REAL/binary_bios_measurements
 KEY_NONCE=00112233445566778899aabbccddeeff
 VPID= SSE_PID= PID_B= T_B=
 
-for tool in swtpm swtpm_setup tpm2_pcrread curl openssl jq sqlite3; do
-        if ! command -v $tool >/dev/null; then
-                fail "$tool is not installed (make deps)"
-                exit 0
-        fi
-done
-for bin in "$VERIFIER" "$GC_BIN" "$SIM" "$EC"; do
-        if [ ! -x "$bin" ]; then
-                fail "$bin is not built"
-                exit 0
-        fi
-done
+require_tools swtpm swtpm_setup tpm2_pcrread curl openssl jq sqlite3 || exit 0
+require_built "$VERIFIER" "$GC_BIN" "$SIM" "$EC" || exit 0
 
 start_verifier() {
         rm -f "$TMP/v.port"
